@@ -1,0 +1,3 @@
+from offerlab.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""offerlab storefront SDK."""
