@@ -1,0 +1,28 @@
+"""Managers' dashboards: server-rendered pages over experiment and placement reports."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from offerlab_dashboards.source import ReportSource
+from offerlab_dashboards.views import EXTENSION_KEY, DashboardConfig, bp
+
+__all__ = ["ReportSource", "init_app"]
+
+DEFAULT_REFRESH_SECONDS = 10
+
+
+def init_app(
+    app: Flask,
+    reports: ReportSource,
+    *,
+    url_prefix: str = "/dashboards",
+    refresh_seconds: int | None = DEFAULT_REFRESH_SECONDS,
+) -> None:
+    """Mount the dashboards on `app`, reading reports from `reports`.
+
+    Pages reload themselves every `refresh_seconds` (None turns that off), so results of a
+    running experiment appear without a manual reload.
+    """
+    app.extensions[EXTENSION_KEY] = DashboardConfig(reports=reports, refresh_seconds=refresh_seconds)
+    app.register_blueprint(bp, url_prefix=url_prefix)

@@ -1,0 +1,20 @@
+"""The one thing the dashboards need from the service: a source of reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from offerlab.domain.reports import ExperimentReport, PlacementReport
+
+
+class ReportSource(Protocol):
+    """Reads reports for the dashboards; each call is independent (its own session, if any)."""
+
+    def placement_reports(self) -> Sequence[PlacementReport]:
+        """Every placement with a summary line per experiment."""
+        ...
+
+    def experiment_report(self, key: str) -> ExperimentReport | None:
+        """The full report of one experiment, or None when no experiment has that key."""
+        ...

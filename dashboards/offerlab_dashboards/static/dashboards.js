@@ -1,0 +1,82 @@
+// Draws every chart whose spec the server embedded as <script type="application/json" data-chart>.
+// Specs are plain data; this file adds the formatter functions that JSON cannot carry.
+(function () {
+  "use strict";
+
+  const formatters = {
+    percent: (value) => `${Number(value).toFixed(1)}%`,
+    datetime: (value) =>
+      new Date(value).toLocaleString(undefined, {
+        month: "short",
+        day: "numeric",
+        hour: "2-digit",
+        minute: "2-digit",
+      }),
+  };
+
+  function formatterFor(spec, axis) {
+    const name = (spec.axis_formats || {})[axis];
+    return formatters[name] || ((value) => String(value));
+  }
+
+  function applyTickFormats(spec) {
+    const scales = (spec.config.options.scales = spec.config.options.scales || {});
+    for (const axis of Object.keys(spec.axis_formats || {})) {
+      const scale = (scales[axis] = scales[axis] || {});
+      const format = formatterFor(spec, axis);
+      scale.ticks = Object.assign({}, scale.ticks, { callback: (value) => format(value) });
+    }
+  }
+
+  function tooltipLabel(spec) {
+    const format = formatterFor(spec, spec.value_axis);
+    return (context) => {
+      const label = context.dataset.label || "";
+      const raw = context.raw;
+      if (Array.isArray(raw)) return `${label}: ${format(raw[0])} – ${format(raw[1])}`;
+      return `${label}: ${format(context.parsed[spec.value_axis])}`;
+    };
+  }
+
+  function tooltipTitle(spec) {
+    const indexAxis = spec.value_axis === "x" ? "y" : "x";
+    const named = (spec.axis_formats || {})[indexAxis];
+    if (!named) return undefined;
+    const format = formatterFor(spec, indexAxis);
+    return (items) => (items.length ? format(items[0].parsed[indexAxis]) : "");
+  }
+
+  function applyTooltips(spec) {
+    const plugins = (spec.config.options.plugins = spec.config.options.plugins || {});
+    const callbacks = { label: tooltipLabel(spec) };
+    const title = tooltipTitle(spec);
+    if (title) callbacks.title = title;
+    plugins.tooltip = Object.assign({}, plugins.tooltip, { callbacks: callbacks });
+  }
+
+  function drawChart(element) {
+    const canvas = document.getElementById(element.dataset.chart);
+    if (!canvas) {
+      console.error(`offerlab: no canvas #${element.dataset.chart} for chart data`);
+      return;
+    }
+    const spec = JSON.parse(element.textContent);
+    applyTickFormats(spec);
+    applyTooltips(spec);
+    new window.Chart(canvas, spec.config);
+  }
+
+  function drawAll() {
+    if (typeof window.Chart !== "function") {
+      console.error("offerlab: the chart library did not load");
+      return;
+    }
+    document.querySelectorAll("script[type='application/json'][data-chart]").forEach(drawChart);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else {
+    drawAll();
+  }
+})();

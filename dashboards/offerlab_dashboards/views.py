@@ -1,0 +1,96 @@
+"""Routes of the dashboards blueprint: overview, experiment page and CSV export."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template
+
+from offerlab_dashboards.charts import allocation_chart, conversion_chart
+from offerlab_dashboards.csv_export import variant_table_csv
+from offerlab_dashboards.source import ReportSource
+from offerlab_dashboards.viewmodels import experiment_view, placement_views
+
+EXTENSION_KEY = "offerlab_dashboards"
+
+# Everything is served locally; Chart.js only sets styles through the CSSOM, which CSP allows.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_UNSAFE_FILENAME_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+bp = Blueprint(
+    "dashboards",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    """What `init_app` hands to the views through `app.extensions`."""
+
+    reports: ReportSource
+    refresh_seconds: int | None
+
+
+def _config() -> DashboardConfig:
+    config: DashboardConfig = current_app.extensions[EXTENSION_KEY]
+    return config
+
+
+@bp.context_processor
+def _page_settings() -> dict[str, Any]:
+    return {"refresh_seconds": _config().refresh_seconds}
+
+
+@bp.after_request
+def _secure_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.get("/")
+def index() -> str:
+    """Every placement with its upsell and cross-sell experiments."""
+    placements = placement_views(_config().reports.placement_reports())
+    return render_template("dashboards/index.html", placements=placements)
+
+
+@bp.get("/experiments/<key>")
+def experiment(key: str) -> str | tuple[str, int]:
+    """One experiment: facts, verdict, variant table and charts."""
+    report = _config().reports.experiment_report(key)
+    if report is None:
+        return _not_found(key)
+    return render_template(
+        "dashboards/experiment.html",
+        experiment=experiment_view(report),
+        conversion_chart=conversion_chart(report),
+        allocation_chart=allocation_chart(report),
+    )
+
+
+@bp.get("/experiments/<key>.csv")
+def experiment_csv(key: str) -> Response | tuple[str, int]:
+    """The experiment's variant table as a CSV download."""
+    report = _config().reports.experiment_report(key)
+    if report is None:
+        return _not_found(key)
+    filename = _UNSAFE_FILENAME_CHARACTERS.sub("_", key) or "experiment"
+    return Response(
+        variant_table_csv(report),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )
+
+
+def _not_found(key: str) -> tuple[str, int]:
+    return render_template("dashboards/not_found.html", key=key), 404

@@ -1,0 +1,1 @@
+"""HTTP JSON layer (Flask): validation and mapping only; the work happens in services."""

@@ -1,0 +1,91 @@
+"""The application factory: everything is built here, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+from flask import Flask
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from offerlab.api.context import Services, utc_now
+from offerlab.api.problems import register_error_handlers
+from offerlab.api.routes import health, results, storefront
+from offerlab.services.bandits import update_allocations
+from offerlab.services.reporting import DatabaseReports
+from offerlab.settings import Settings
+from offerlab.storage.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    run_bandit_updates: bool = True,
+) -> Flask:
+    """Build the service. Tests pass their own settings and clock."""
+    settings = settings or Settings()
+    app = Flask("offerlab")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    ctx = Services(settings, clock=clock)
+    app.extensions["offerlab"] = ctx
+    register_error_handlers(app)
+    for blueprint in (health.bp, storefront.bp, results.bp):
+        app.register_blueprint(blueprint)
+    _init_dashboards(app, DatabaseReports(ctx.sessions, clock))
+    if run_bandit_updates and settings.bandit_update_check_seconds > 0:
+        _start_bandit_updates_on_first_request(app, ctx)
+    return app
+
+
+def _init_dashboards(app: Flask, reports: DatabaseReports) -> None:
+    from offerlab_dashboards import init_app
+
+    init_app(app, reports)
+
+
+def _start_bandit_updates_on_first_request(app: Flask, ctx: Services) -> None:
+    # Started lazily, inside the serving process, so a pre-forking server never forks a thread.
+    started = threading.Event()
+
+    @app.before_request
+    def _ensure_updater() -> None:
+        if not started.is_set():
+            started.set()
+            BanditUpdater(ctx).start()
+
+
+class BanditUpdater(threading.Thread):
+    """Re-weights due bandit experiments every few seconds in the background."""
+
+    def __init__(self, ctx: Services) -> None:
+        super().__init__(name="offerlab-bandit-updater", daemon=True)
+        self._ctx = ctx
+        self._rng = np.random.default_rng()
+
+    def run(self) -> None:
+        interval = self._ctx.settings.bandit_update_check_seconds
+        while True:
+            self.run_once()
+            time.sleep(interval)
+
+    def run_once(self) -> None:
+        try:
+            with session_scope(self._ctx.sessions) as session:
+                updates = update_allocations(session, now=self._ctx.clock(), rng=self._rng)
+        except IntegrityError:
+            return  # another worker started the same epoch first
+        except OperationalError as error:
+            log.warning("bandit update skipped, database unavailable: %s", error)
+            return
+        if updates:
+            self._ctx.snapshots.invalidate()
+            for update in updates:
+                log.info("allocation %s v%d: %s", update.experiment, update.version, update.weights)

@@ -1,0 +1,63 @@
+"""What the request handlers share: settings, the database, caches and the clock."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from offerlab.services.snapshots import Snapshot, SnapshotCache, build_snapshot
+from offerlab.settings import Settings
+from offerlab.storage.db import make_engine, make_sessionmaker, session_scope
+from offerlab.storage.keys import find_active_key
+
+KEY_CACHE_SECONDS = 30.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """Built once per process by create_app; connections are opened lazily (fork-safe)."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine: Engine = make_engine(settings.database_url)
+        self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
+        self.snapshots = SnapshotCache(self._build_snapshot, ttl_seconds=1.0)
+        self._key_roles: dict[str, tuple[str | None, float]] = {}
+        self._key_lock = threading.Lock()
+
+    def _build_snapshot(self) -> Snapshot:
+        with session_scope(self.sessions) as session:
+            return build_snapshot(session, now=self.clock())
+
+    def key_role(self, secret: str) -> str | None:
+        """The role of an active key, cached briefly so a request costs no key lookup."""
+        digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
+        with self._key_lock:
+            cached = self._key_roles.get(digest)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        with session_scope(self.sessions) as session:
+            row = find_active_key(session, secret)
+            role = None if row is None else row.role
+        with self._key_lock:
+            self._key_roles[digest] = (role, time.monotonic() + KEY_CACHE_SECONDS)
+        return role
+
+    def forget_keys(self) -> None:
+        with self._key_lock:
+            self._key_roles.clear()
+
+
+def services() -> Services:
+    return current_app.extensions["offerlab"]  # type: ignore[no-any-return]

@@ -1,0 +1,283 @@
+"""Pydantic models mirroring the experiment YAML, their mapping to domain objects, and the schema.
+
+Field-level rules (types, ranges, unknown fields) live on the models; rules that relate several
+fields (weights, control, bandit block, placement) live in `cross_field_issues`, which works on
+the raw document so that they are reported together with the field-level problems.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StringConstraints
+
+from offerlab.definitions.problems import Location
+from offerlab.domain.model import (
+    KNOWN_PLACEMENTS,
+    AllocationKind,
+    BanditSettings,
+    Experiment,
+    ExperimentStatus,
+    Objective,
+    OfferKind,
+    Variant,
+)
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+SALT_PATTERN = r"^[A-Za-z0-9_-]+$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+WEIGHT_TOLERANCE = 1e-6
+MIN_VARIANTS = 2
+
+Issue = tuple[Location, str]
+
+Key = Annotated[str, Strict(), StringConstraints(pattern=KEY_PATTERN, max_length=64)]
+Salt = Annotated[str, Strict(), StringConstraints(pattern=SALT_PATTERN, max_length=128)]
+Currency = Annotated[str, Strict(), StringConstraints(pattern=CURRENCY_PATTERN)]
+Text = Annotated[str, Strict()]
+# Strict floats still accept integers (`weight: 1`) but reject strings and booleans.
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+
+
+class OfferDefinition(BaseModel):
+    """The offer payload the storefront renders; extra fields are passed through unchanged."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    product: Text | None = Field(None, description="Name of the offered product or plan.")
+    sku: Text | None = Field(None, description="Stock keeping unit; quote numeric SKUs (\"012\").")
+    price: Number | None = Field(None, ge=0, description="Offer price in `currency`.")
+    discount: Number | None = Field(
+        None, ge=0, le=1, description="Discount as a fraction: 0.10 is 10 % off."
+    )
+    currency: Currency | None = Field(
+        None, description="ISO 4217 code such as EUR; required when `price` is set."
+    )
+    message: Text | None = Field(None, description="Text shown to the shopper.")
+
+
+class VariantDefinition(BaseModel):
+    """One variant (arm) of the experiment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Key = Field(description="Stable id: lowercase letters, digits, '-' and '_'.")
+    name: Text = Field(description="Human-readable name shown in dashboards.")
+    weight: Number = Field(
+        gt=0, le=1, description="Share of the experiment's traffic; weights sum to 1."
+    )
+    offer: OfferDefinition | None = Field(
+        None, description="The offer shown; omit it for a no-offer control."
+    )
+
+
+class BanditDefinition(BaseModel):
+    """How a Thompson-sampling experiment re-weights its variants."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    update_interval_seconds: StrictInt = Field(
+        3600, ge=10, description="Seconds between two re-weightings."
+    )
+    min_share: Number = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="Every variant keeps at least this share; min_share x variants <= 1.",
+    )
+
+
+class ExperimentDefinition(BaseModel):
+    """One upsell or cross-sell experiment, as an analyst writes it in experiments/*.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Experiment")
+
+    key: Key = Field(description="Unique experiment id: lowercase letters, digits, '-' and '_'.")
+    name: Text = Field(description="Human-readable name shown in dashboards.")
+    description: Text = Field("", description="What is tested and why.")
+    placement: Key = Field(
+        description="Where the offer appears: one of "
+        + ", ".join(KNOWN_PLACEMENTS)
+        + ", or a placement declared in placements.yaml.",
+        examples=list(KNOWN_PLACEMENTS),
+    )
+    kind: OfferKind = Field(description="upsell (better version) or cross_sell (complement).")
+    status: ExperimentStatus = Field(ExperimentStatus.DRAFT, description="Lifecycle status.")
+    unit: Literal["visitor"] = Field("visitor", description="Randomisation unit.")
+    traffic: Number = Field(
+        1.0, gt=0, le=1, description="Share of visitors who enter the experiment."
+    )
+    allocation: AllocationKind = Field(
+        AllocationKind.FIXED,
+        description="fixed: the configured weights; thompson: a bandit re-weights variants.",
+    )
+    objective: Objective = Field(
+        Objective.CONVERSION, description="What the bandit and the main result optimise."
+    )
+    attribution_window_hours: StrictInt = Field(
+        168, ge=1, le=24 * 90, description="Orders count within this window after first exposure."
+    )
+    alpha: Number = Field(0.05, gt=0, lt=0.5, description="Significance level of the analysis.")
+    salt: Salt | None = Field(
+        None, description="Hashing salt; defaults to the key and is kept once created."
+    )
+    bandit: BanditDefinition | None = Field(
+        None, description="Bandit settings; only with allocation: thompson."
+    )
+    control: Key = Field(description="Key of the variant every other variant is compared to.")
+    # The minimum count is checked in cross_field_issues: pydantic's own check counts only the
+    # variants that validated, and would report "too few" whenever one variant has a typo.
+    variants: tuple[VariantDefinition, ...] = Field(
+        description="At least two variants; the control is one of them.",
+        json_schema_extra={"minItems": MIN_VARIANTS},
+    )
+
+    def to_domain(self) -> Experiment:
+        """Build the domain `Experiment`; the salt stays empty when the YAML does not set it."""
+        return Experiment(
+            key=self.key,
+            name=self.name,
+            placement=self.placement,
+            offer_kind=self.kind,
+            variants=tuple(_variant_to_domain(variant) for variant in self.variants),
+            control=self.control,
+            description=self.description.strip(),
+            status=self.status,
+            unit=self.unit,
+            traffic=self.traffic,
+            allocation=self.allocation,
+            objective=self.objective,
+            attribution_window_hours=self.attribution_window_hours,
+            alpha=self.alpha,
+            salt=self.salt or "",
+            bandit=_bandit_to_domain(self.bandit),
+        )
+
+
+class PlacementDefinition(BaseModel):
+    """A shop-specific placement beyond the built-in ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: Key = Field(description="Placement id used in experiments.")
+    description: Text = Field("", description="Where on the storefront it appears.")
+
+
+class PlacementsDefinition(BaseModel):
+    """The optional experiments/placements.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    placements: tuple[PlacementDefinition, ...] = Field(description="Extra placements.")
+
+
+def experiment_json_schema() -> dict[str, Any]:
+    """The JSON Schema of one experiment YAML file."""
+    return ExperimentDefinition.model_json_schema()
+
+
+def cross_field_issues(
+    data: Mapping[str, Any], *, placements: Sequence[str]
+) -> list[Issue]:
+    """Problems that relate several fields, found on the raw document; wrong types are skipped."""
+    variants = _variant_mappings(data)
+    return [
+        *_placement_issues(data, placements),
+        *_variant_count_issues(data),
+        *_variant_key_issues(variants),
+        *_control_issues(data, variants),
+        *_weight_issues(variants),
+        *_bandit_issues(data, variants),
+        *_offer_issues(variants),
+    ]
+
+
+def _variant_to_domain(variant: VariantDefinition) -> Variant:
+    payload = variant.offer.model_dump(exclude_none=True) if variant.offer else {}
+    return Variant(key=variant.key, name=variant.name, weight=variant.weight, payload=payload)
+
+
+def _bandit_to_domain(bandit: BanditDefinition | None) -> BanditSettings:
+    if bandit is None:
+        return BanditSettings()
+    return BanditSettings(
+        update_interval_seconds=bandit.update_interval_seconds, min_share=bandit.min_share
+    )
+
+
+def _variant_mappings(data: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+    variants = data.get("variants")
+    if not isinstance(variants, list):
+        return []
+    return [(index, item) for index, item in enumerate(variants) if isinstance(item, Mapping)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _placement_issues(data: Mapping[str, Any], placements: Sequence[str]) -> Iterator[Issue]:
+    placement = data.get("placement")
+    if isinstance(placement, str) and placement not in placements:
+        known = ", ".join(placements)
+        yield ("placement",), f"unknown placement {placement!r} (known: {known})"
+
+
+def _variant_count_issues(data: Mapping[str, Any]) -> Iterator[Issue]:
+    variants = data.get("variants")
+    if isinstance(variants, list) and len(variants) < MIN_VARIANTS:
+        yield ("variants",), f"must have at least {MIN_VARIANTS} variants, not {len(variants)}"
+
+
+def _variant_key_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Issue]:
+    seen: set[str] = set()
+    for index, variant in variants:
+        key = variant.get("key")
+        if isinstance(key, str) and key in seen:
+            yield ("variants", index, "key"), f"duplicate variant key {key!r}"
+        if isinstance(key, str):
+            seen.add(key)
+
+
+def _control_issues(
+    data: Mapping[str, Any], variants: list[tuple[int, Mapping[str, Any]]]
+) -> Iterator[Issue]:
+    control = data.get("control")
+    keys = [variant["key"] for _, variant in variants if isinstance(variant.get("key"), str)]
+    if isinstance(control, str) and keys and control not in keys:
+        yield ("control",), f"{control!r} is not a variant key (variants: {', '.join(keys)})"
+
+
+def _weight_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Issue]:
+    weights = [_number(variant.get("weight")) for _, variant in variants]
+    if not weights or any(weight is None or not math.isfinite(weight) for weight in weights):
+        return
+    total = math.fsum(weight for weight in weights if weight is not None)
+    if abs(total - 1.0) > WEIGHT_TOLERANCE:
+        yield ("variants",), f"weights must sum to 1, not {total:.6g}"
+
+
+def _bandit_issues(
+    data: Mapping[str, Any], variants: list[tuple[int, Mapping[str, Any]]]
+) -> Iterator[Issue]:
+    bandit = data.get("bandit")
+    if bandit is None:
+        return
+    allocation = data.get("allocation", AllocationKind.FIXED.value)
+    if allocation != AllocationKind.THOMPSON.value:
+        yield ("bandit",), "only allowed with allocation: thompson"
+    min_share = _number(bandit.get("min_share")) if isinstance(bandit, Mapping) else None
+    if min_share is not None and min_share * len(variants) > 1 + WEIGHT_TOLERANCE:
+        message = f"{min_share:g} for each of {len(variants)} variants exceeds 1"
+        yield ("bandit", "min_share"), message
+
+
+def _offer_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Issue]:
+    for index, variant in variants:
+        offer = variant.get("offer")
+        if isinstance(offer, Mapping) and "price" in offer and "currency" not in offer:
+            yield ("variants", index, "offer", "currency"), "is required when price is set"

@@ -1,0 +1,211 @@
+"""Event ingest: validate each event, keep the good ones, absorb replays, commit before acknowledging."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from sqlalchemy.orm import Session
+
+from offerlab.storage import experiments as store
+from offerlab.storage.events import insert_events, record_exposures
+from offerlab.storage.tables import ExperimentRow
+from offerlab.validation import describe_validation_error
+
+MAX_FUTURE_SKEW = timedelta(hours=24)
+EventId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+VisitorId = Annotated[str, Field(min_length=1, max_length=128)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+AttributeValue = str | int | float | bool | None
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=False)
+
+    event_id: EventId
+    visitor_id: VisitorId
+    timestamp: datetime
+    attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] | None = Field(
+        default=None, max_length=50
+    )
+
+    @field_validator("timestamp")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class _ExperimentEvent(_EventBase):
+    experiment: Annotated[str, Field(min_length=1, max_length=64)]
+    variant: Annotated[str, Field(min_length=1, max_length=64)]
+    allocation_version: int | None = Field(default=None, ge=0)
+    probability: float | None = Field(default=None, gt=0, le=1)
+
+
+class ImpressionEvent(_ExperimentEvent):
+    type: Literal["impression"]
+
+
+class AcceptanceEvent(_ExperimentEvent):
+    type: Literal["acceptance"]
+    value: float = Field(ge=0, allow_inf_nan=False)
+    currency: Currency | None = None
+
+
+class OrderEvent(_EventBase):
+    type: Literal["order"]
+    order_id: Annotated[str, Field(min_length=1, max_length=128)]
+    value: float = Field(ge=0, allow_inf_nan=False)
+    currency: Currency | None = None
+
+
+Event = Annotated[ImpressionEvent | AcceptanceEvent | OrderEvent, Field(discriminator="type")]
+_EVENT = TypeAdapter(Event)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    index: int
+    event_id: str | None
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def ingest_batch(session: Session, raw_events: Sequence[Any], *, now: datetime) -> IngestResult:
+    """Store the valid events of a batch once each; report every rejected one with its reason."""
+    result = IngestResult()
+    experiments = {row.key: row for row in store.list_experiment_rows(session)}
+    rows: list[dict[str, Any]] = []
+    for index, raw in enumerate(raw_events):
+        event, reason = _validate(raw, experiments, now)
+        if event is None:
+            result.rejected.append(Rejection(index, _event_id_of(raw), reason))
+        else:
+            rows.append(_to_row(event, experiments, now))
+    inserted = store_event_rows(session, _first_of_each_event_id(rows))
+    result.accepted = len(inserted)
+    result.duplicates = len(rows) - len(inserted)
+    return result
+
+
+def store_event_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert event rows (one batched statement) and the first exposures their impressions make."""
+    inserted = insert_events(session, rows)
+    record_exposures(session, [_exposure(row) for row in rows if row["kind"] == "impression"])
+    return inserted
+
+
+def _first_of_each_event_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    unique = []
+    for row in rows:
+        if row["event_id"] not in seen:
+            seen.add(row["event_id"])
+            unique.append(row)
+    return unique
+
+
+def _validate(
+    raw: Any, experiments: Mapping[str, ExperimentRow], now: datetime
+) -> tuple[ImpressionEvent | AcceptanceEvent | OrderEvent | None, str]:
+    try:
+        event = _EVENT.validate_python(raw)
+    except ValidationError as error:
+        return None, describe_validation_error(error)
+    if event.timestamp - now > MAX_FUTURE_SKEW:
+        return None, "timestamp: more than 24 hours in the future"
+    if isinstance(event, OrderEvent):
+        return event, ""
+    experiment = experiments.get(event.experiment)
+    if experiment is None:
+        return None, f"experiment: unknown experiment {event.experiment!r}"
+    if event.variant not in {variant.key for variant in experiment.variants}:
+        return None, f"variant: {event.variant!r} is not a variant of {event.experiment!r}"
+    return event, ""
+
+
+def _event_id_of(raw: Any) -> str | None:
+    if isinstance(raw, Mapping) and isinstance(raw.get("event_id"), str):
+        return raw["event_id"][:64]
+    return None
+
+
+def _to_row(
+    event: ImpressionEvent | AcceptanceEvent | OrderEvent,
+    experiments: Mapping[str, ExperimentRow],
+    now: datetime,
+) -> dict[str, Any]:
+    row = event_row(
+        event_id=event.event_id,
+        kind=event.type,
+        visitor_id=event.visitor_id,
+        timestamp=event.timestamp,
+        received_at=now,
+        attributes=event.attributes,
+    )
+    if isinstance(event, _ExperimentEvent):
+        row["experiment_id"] = experiments[event.experiment].id
+        row["variant_key"] = event.variant
+        row["allocation_version"] = event.allocation_version
+        row["probability"] = event.probability
+    if isinstance(event, AcceptanceEvent | OrderEvent):
+        row["value"] = event.value
+        row["currency"] = event.currency
+    if isinstance(event, OrderEvent):
+        row["order_id"] = event.order_id
+    return row
+
+
+def event_row(
+    *,
+    event_id: str,
+    kind: str,
+    visitor_id: str,
+    timestamp: datetime,
+    received_at: datetime,
+    attributes: Mapping[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A complete events-table row; `fields` sets experiment_id, variant_key, value and the rest."""
+    row: dict[str, Any] = {
+        "event_id": event_id,
+        "kind": kind,
+        "experiment_id": None,
+        "variant_key": None,
+        "visitor_id": visitor_id,
+        "ts_ms": to_ms(timestamp),
+        "value": None,
+        "currency": None,
+        "order_id": None,
+        "allocation_version": None,
+        "probability": None,
+        "attributes": dict(attributes) if attributes else None,
+        "received_at_ms": to_ms(received_at),
+    }
+    row.update(fields)
+    return row
+
+
+def _exposure(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "experiment_id": row["experiment_id"],
+        "visitor_id": row["visitor_id"],
+        "variant_key": row["variant_key"],
+        "first_ts_ms": row["ts_ms"],
+        "allocation_version": row["allocation_version"],
+        "probability": row["probability"],
+    }
+
+
+def to_ms(moment: datetime) -> int:
+    return math.floor(moment.timestamp() * 1000)

@@ -1,0 +1,112 @@
+"""The config snapshot SDKs evaluate locally (format: sdk/SPEC.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from offerlab.domain.model import BASIS_POINTS, ExperimentStatus
+from offerlab.storage import experiments as store
+from offerlab.storage.tables import AllocationRow, ExperimentRow
+from offerlab_sdk.bucketing import weights_to_bp
+from offerlab_sdk.snapshot import Snapshot as ParsedSnapshot
+from offerlab_sdk.snapshot import parse_snapshot
+
+SPEC_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The snapshot document as served, its ETag, and the same content parsed by the SDK's rules."""
+
+    body: dict[str, Any]
+    etag: str
+    parsed: ParsedSnapshot
+
+
+def build_snapshot(session: Session, *, now: datetime) -> Snapshot:
+    """Every experiment with its current allocation; the ETag changes only with the content."""
+    rows = store.list_experiment_rows(session)
+    allocations = store.current_allocations(session)
+    ranges = placement_ranges(rows)
+    experiments = [_experiment_config(row, allocations.get(row.id), ranges) for row in rows]
+    version = hashlib.sha256(
+        json.dumps(experiments, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:20]
+    body = {
+        "spec_version": SPEC_VERSION,
+        "snapshot_version": version,
+        "generated_at": now.isoformat(),
+        "experiments": experiments,
+    }
+    return Snapshot(body=body, etag=f'"{version}"', parsed=parse_snapshot(body))
+
+
+def placement_ranges(rows: list[ExperimentRow]) -> dict[str, tuple[int, int]]:
+    """Running experiments that share a placement split it into equal, disjoint slices.
+
+    Slices follow creation order, so a visitor is in at most one experiment per placement.
+    """
+    running: dict[str, list[ExperimentRow]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r.created_at, r.key)):
+        if row.status == ExperimentStatus.RUNNING:
+            running[row.placement].append(row)
+    ranges: dict[str, tuple[int, int]] = {}
+    for members in running.values():
+        count = len(members)
+        for index, row in enumerate(members):
+            ranges[row.key] = (index * BASIS_POINTS // count, (index + 1) * BASIS_POINTS // count)
+    return ranges
+
+
+def _experiment_config(
+    row: ExperimentRow, allocation: AllocationRow | None, ranges: dict[str, tuple[int, int]]
+) -> dict[str, Any]:
+    weights = allocation.weights if allocation else {v.key: v.weight for v in row.variants}
+    weights_bp = weights_to_bp([weights.get(v.key, 0.0) for v in row.variants])
+    return {
+        "key": row.key,
+        "salt": row.salt,
+        "status": row.status,
+        "placement": row.placement,
+        "offer_kind": row.offer_kind,
+        "traffic_bp": round(row.traffic * BASIS_POINTS),
+        "placement_range_bp": list(ranges.get(row.key, (0, 0))),
+        "allocation_version": allocation.version if allocation else 0,
+        "control": row.control_key,
+        "variants": [
+            {"key": v.key, "name": v.name, "weight_bp": bp, "payload": v.payload or {}}
+            for v, bp in zip(row.variants, weights_bp, strict=True)
+        ],
+    }
+
+
+class SnapshotCache:
+    """Rebuilds the snapshot at most every `ttl_seconds` per process; safe across threads."""
+
+    def __init__(self, build: Callable[[], Snapshot], *, ttl_seconds: float) -> None:
+        self._build = build
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._built_at = 0.0
+
+    def get(self) -> Snapshot:
+        with self._lock:
+            if self._snapshot is None or time.monotonic() - self._built_at >= self._ttl:
+                self._snapshot = self._build()
+                self._built_at = time.monotonic()
+            return self._snapshot
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._snapshot = None

@@ -1,0 +1,28 @@
+"""Service settings, read once from the environment (12-factor) and passed down explicitly."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///offerlab.db"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variables use the prefix OFFERLAB_."""
+
+    model_config = SettingsConfigDict(env_prefix="OFFERLAB_", extra="ignore")
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "OFFERLAB_DATABASE_URL"),
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+    )
+    max_batch_events: int = Field(default=1000, description="Largest event batch accepted.")
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, description="Largest request body.")
+    bandit_update_check_seconds: float = Field(
+        default=5.0,
+        description="How often the service checks whether a bandit is due for a new allocation; "
+        "0 disables the background updater (use `offerlab bandits update`).",
+    )
+    snapshot_max_age_seconds: int = Field(default=5, description="Cache-Control max-age of snapshots.")

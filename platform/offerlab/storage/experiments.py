@@ -1,0 +1,180 @@
+"""Experiments, variants and allocation epochs: functions over a Session, domain objects out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from offerlab.domain.model import (
+    AllocationKind,
+    BanditSettings,
+    Experiment,
+    ExperimentStatus,
+    Objective,
+    OfferKind,
+    Variant,
+)
+from offerlab.domain.reports import AllocationEpoch
+from offerlab.storage.tables import AllocationRow, ExperimentRow, VariantRow
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored moment is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def to_domain(row: ExperimentRow) -> Experiment:
+    return Experiment(
+        key=row.key,
+        name=row.name,
+        description=row.description,
+        placement=row.placement,
+        offer_kind=OfferKind(row.offer_kind),
+        status=ExperimentStatus(row.status),
+        unit=row.unit,
+        traffic=row.traffic,
+        variants=tuple(
+            Variant(key=v.key, name=v.name, weight=v.weight, payload=v.payload or {})
+            for v in row.variants
+        ),
+        control=row.control_key,
+        allocation=AllocationKind(row.allocation),
+        objective=Objective(row.objective),
+        attribution_window_hours=row.attribution_window_hours,
+        alpha=row.alpha,
+        salt=row.salt,
+        bandit=BanditSettings(
+            update_interval_seconds=row.bandit_update_interval_seconds,
+            min_share=row.bandit_min_share,
+        ),
+    )
+
+
+def find_experiment_row(session: Session, key: str) -> ExperimentRow | None:
+    return session.scalar(
+        select(ExperimentRow)
+        .where(ExperimentRow.key == key)
+        .options(selectinload(ExperimentRow.variants))
+    )
+
+
+def list_experiment_rows(session: Session) -> list[ExperimentRow]:
+    return list(
+        session.scalars(
+            select(ExperimentRow)
+            .options(selectinload(ExperimentRow.variants))
+            .order_by(ExperimentRow.placement, ExperimentRow.created_at, ExperimentRow.key)
+        )
+    )
+
+
+def list_experiments(session: Session) -> list[Experiment]:
+    return [to_domain(row) for row in list_experiment_rows(session)]
+
+
+def save_experiment(session: Session, experiment: Experiment, *, now: datetime) -> ExperimentRow:
+    """Create or update the experiment; the salt of an existing experiment never changes."""
+    row = find_experiment_row(session, experiment.key)
+    if row is None:
+        row = ExperimentRow(key=experiment.key, salt=experiment.effective_salt, created_at=now)
+        session.add(row)
+    elif experiment.salt:
+        row.salt = experiment.salt
+    _copy_fields(row, experiment, now)
+    _replace_variants(row, experiment.variants)
+    session.flush()
+    return row
+
+
+def _copy_fields(row: ExperimentRow, experiment: Experiment, now: datetime) -> None:
+    row.name = experiment.name
+    row.description = experiment.description
+    row.placement = experiment.placement
+    row.offer_kind = experiment.offer_kind.value
+    row.status = experiment.status.value
+    row.unit = experiment.unit
+    row.traffic = experiment.traffic
+    row.allocation = experiment.allocation.value
+    row.objective = experiment.objective.value
+    row.attribution_window_hours = experiment.attribution_window_hours
+    row.alpha = experiment.alpha
+    row.control_key = experiment.control
+    row.bandit_update_interval_seconds = experiment.bandit.update_interval_seconds
+    row.bandit_min_share = experiment.bandit.min_share
+    row.updated_at = now
+
+
+def _replace_variants(row: ExperimentRow, variants: Sequence[Variant]) -> None:
+    existing = {variant.key: variant for variant in row.variants}
+    updated = []
+    for position, variant in enumerate(variants):
+        variant_row = existing.get(variant.key) or VariantRow(key=variant.key)
+        variant_row.position = position
+        variant_row.name = variant.name
+        variant_row.weight = variant.weight
+        variant_row.payload = dict(variant.payload)
+        updated.append(variant_row)
+    row.variants = updated
+
+
+def current_allocation(session: Session, experiment_id: int) -> AllocationRow | None:
+    return session.scalar(
+        select(AllocationRow)
+        .where(AllocationRow.experiment_id == experiment_id)
+        .order_by(AllocationRow.version.desc())
+        .limit(1)
+    )
+
+
+def current_allocations(session: Session) -> dict[int, AllocationRow]:
+    """The newest allocation epoch of every experiment, keyed by experiment id."""
+    newest = (
+        select(AllocationRow.experiment_id, func.max(AllocationRow.version).label("version"))
+        .group_by(AllocationRow.experiment_id)
+        .subquery()
+    )
+    rows = session.scalars(
+        select(AllocationRow).join(
+            newest,
+            (AllocationRow.experiment_id == newest.c.experiment_id)
+            & (AllocationRow.version == newest.c.version),
+        )
+    )
+    return {row.experiment_id: row for row in rows}
+
+
+def add_allocation(
+    session: Session,
+    experiment_id: int,
+    weights: Mapping[str, float],
+    *,
+    now: datetime,
+    reason: str,
+) -> AllocationRow:
+    """Start a new allocation epoch with `weights` (variant key -> share)."""
+    previous = current_allocation(session, experiment_id)
+    row = AllocationRow(
+        experiment_id=experiment_id,
+        version=1 if previous is None else previous.version + 1,
+        started_at=now,
+        weights=dict(weights),
+        reason=reason,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def allocation_history(session: Session, experiment_id: int) -> tuple[AllocationEpoch, ...]:
+    rows = session.scalars(
+        select(AllocationRow)
+        .where(AllocationRow.experiment_id == experiment_id)
+        .order_by(AllocationRow.version)
+    )
+    return tuple(
+        AllocationEpoch(version=r.version, started_at=as_utc(r.started_at), weights=r.weights)
+        for r in rows
+    )

@@ -1,0 +1,158 @@
+"""Database tables (SQLAlchemy 2.0 declarative), the same schema on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; BIGINT keeps PostgreSQL ids 64-bit.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ExperimentRow(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    placement: Mapped[str] = mapped_column(String(64), index=True)
+    offer_kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(32))
+    traffic: Mapped[float] = mapped_column(Float)
+    allocation: Mapped[str] = mapped_column(String(16))
+    objective: Mapped[str] = mapped_column(String(16))
+    attribution_window_hours: Mapped[int] = mapped_column(Integer)
+    alpha: Mapped[float] = mapped_column(Float)
+    control_key: Mapped[str] = mapped_column(String(64))
+    bandit_update_interval_seconds: Mapped[int] = mapped_column(Integer)
+    bandit_min_share: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    variants: Mapped[list[VariantRow]] = relationship(
+        back_populates="experiment", order_by="VariantRow.position", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"ExperimentRow(key={self.key!r}, status={self.status!r})"
+
+
+class VariantRow(Base):
+    __tablename__ = "variants"
+    __table_args__ = (UniqueConstraint("experiment_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[float] = mapped_column(Float)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    experiment: Mapped[ExperimentRow] = relationship(back_populates="variants")
+
+
+class AllocationRow(Base):
+    """One allocation epoch: the weights in force from `started_at` until the next version."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (UniqueConstraint("experiment_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    weights: Mapped[dict[str, float]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(32))
+
+
+class EventRow(Base):
+    """Every accepted event, exactly once (unique event_id; an order id counts once)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_experiment_kind_visitor", "experiment_id", "kind", "visitor_id"),
+        Index("ix_events_kind_visitor_ts", "kind", "visitor_id", "ts_ms"),
+        Index(
+            "uq_events_order_id",
+            "order_id",
+            unique=True,
+            sqlite_where=text("kind = 'order'"),
+            postgresql_where=text("kind = 'order'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"))
+    variant_key: Mapped[str | None] = mapped_column(String(64))
+    visitor_id: Mapped[str] = mapped_column(String(128))
+    ts_ms: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    order_id: Mapped[str | None] = mapped_column(String(128))
+    allocation_version: Mapped[int | None] = mapped_column(Integer)
+    probability: Mapped[float | None] = mapped_column(Float)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExposureRow(Base):
+    """A visitor's first exposure to an experiment: the source of truth for attribution."""
+
+    __tablename__ = "exposures"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    visitor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variant_key: Mapped[str] = mapped_column(String(64))
+    first_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    allocation_version: Mapped[int | None] = mapped_column(Integer)
+    probability: Mapped[float | None] = mapped_column(Float)
+
+
+class ApiKeyRow(Base):
+    """An API key; only a SHA-256 hash of its secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(24), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

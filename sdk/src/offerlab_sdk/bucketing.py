@@ -1,0 +1,129 @@
+"""Reference implementation of the offerlab hashing spec (SPEC.md, "Hashing and bucketing").
+
+Pure functions: no IO, no clock, no randomness. Every boundary comparison is done on
+integers, so two implementations that follow the spec agree on every visitor.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from fractions import Fraction
+
+import mmh3
+
+BASIS_POINTS = 10_000
+HASH_SPACE = 2**32
+
+# A position h / 2**32 is compared with bp / 10**4 (placement) or bp / 10**8 (traffic times
+# weight). Multiplying both sides by 2**32 * 10**8 keeps every comparison in integers.
+_SCALE = BASIS_POINTS * BASIS_POINTS
+
+Bounds = tuple[tuple[int, int], ...]
+
+
+def hash_uint32(text: str) -> int:
+    """Return the unsigned 32-bit MurmurHash3 (seed 0) of the UTF-8 bytes of ``text``."""
+    return mmh3.hash(text.encode("utf-8"), 0, False)
+
+
+def experiment_input(salt: str, visitor_id: str) -> str:
+    """Return the exact string hashed to place a visitor within an experiment."""
+    return f"{salt}.{visitor_id}"
+
+
+def placement_input(placement: str, visitor_id: str) -> str:
+    """Return the exact string hashed to place a visitor within a placement's slices."""
+    return f"placement/{placement}.{visitor_id}"
+
+
+def position(hash_value: int) -> float:
+    """Return the position in [0, 1) of a hash; informational only, never used for decisions."""
+    return hash_value / HASH_SPACE
+
+
+def variant_bounds(weights_bp: Sequence[int], traffic_bp: int) -> Bounds:
+    """Return each variant's [low, high) range on the scale ``hash * 10**8``.
+
+    Variant i owns positions [S_i / 10**4, S_i / 10**4 + T * W_i / 10**8): coverage is applied
+    inside each variant's range, so raising traffic never moves an included visitor.
+    """
+    bounds = []
+    start_bp = 0
+    for weight_bp in weights_bp:
+        low = start_bp * BASIS_POINTS * HASH_SPACE
+        high = (start_bp * BASIS_POINTS + traffic_bp * weight_bp) * HASH_SPACE
+        bounds.append((low, high))
+        start_bp += weight_bp
+    return tuple(bounds)
+
+
+def index_for_hash(hash_value: int, bounds: Bounds) -> int | None:
+    """Return the index of the range containing ``hash_value``, or None when outside traffic."""
+    scaled = hash_value * _SCALE
+    for index, (low, high) in enumerate(bounds):
+        if low <= scaled < high:
+            return index
+    return None
+
+
+def variant_index(
+    salt: str, visitor_id: str, weights_bp: Sequence[int], traffic_bp: int
+) -> int | None:
+    """Return the index of the visitor's variant, or None when the visitor is outside traffic.
+
+    >>> variant_index("cart-accessory-cross-sell", "visitor-1", (5000, 5000), 10000) in (0, 1)
+    True
+    >>> variant_index("cart-accessory-cross-sell", "visitor-1", (5000, 5000), 0) is None
+    True
+    """
+    hash_value = hash_uint32(experiment_input(salt, visitor_id))
+    return index_for_hash(hash_value, variant_bounds(weights_bp, traffic_bp))
+
+
+def hash_in_range(hash_value: int, range_bp: tuple[int, int]) -> bool:
+    """Return True when position ``hash_value / 2**32`` lies in [start / 10**4, end / 10**4)."""
+    start_bp, end_bp = range_bp
+    scaled = hash_value * BASIS_POINTS
+    return start_bp * HASH_SPACE <= scaled < end_bp * HASH_SPACE
+
+
+def in_placement_range(placement: str, visitor_id: str, range_bp: tuple[int, int]) -> bool:
+    """Return True when the visitor's placement position falls in ``range_bp`` = [start, end).
+
+    >>> in_placement_range("cart", "visitor-1", (0, 10000))
+    True
+    """
+    return hash_in_range(hash_uint32(placement_input(placement, visitor_id)), range_bp)
+
+
+def weights_to_bp(weights: Sequence[float]) -> tuple[int, ...]:
+    """Convert weights summing to 1 into integer basis points summing to exactly 10000.
+
+    Largest-remainder rounding on exact rational arithmetic; ties go to the earlier variant.
+
+    >>> weights_to_bp([1 / 3, 1 / 3, 1 / 3])
+    (3334, 3333, 3333)
+    """
+    _check_weights(weights)
+    exact = [Fraction(float(weight)) * BASIS_POINTS for weight in weights]
+    floors = [math.floor(value) for value in exact]
+    missing = BASIS_POINTS - sum(floors)
+    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for index in by_remainder[:missing]:
+        floors[index] += 1
+    return tuple(floors)
+
+
+def _check_weights(weights: Sequence[float]) -> None:
+    if len(weights) == 0:
+        raise ValueError("weights must not be empty")
+    for weight in weights:
+        if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+            raise ValueError(f"weights must be numbers, got {weight!r}")
+        if not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"weights must be finite and >= 0, got {weight!r}")
+    total = math.fsum(float(weight) for weight in weights)
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"weights must sum to 1 (within 1e-6), got {total!r}")

@@ -1,0 +1,336 @@
+"""The configuration snapshot served by ``GET /api/v1/snapshot``: parsing and validation.
+
+Pure: takes already-decoded JSON (or its text) and returns frozen dataclasses. An invalid
+snapshot raises ``SnapshotError``; nothing is ever silently repaired.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+
+from offerlab_sdk.assignment import Assignment, Reason
+from offerlab_sdk.bucketing import BASIS_POINTS, Bounds, variant_bounds
+
+SPEC_VERSION = 1
+RUNNING = "running"
+FULL_RANGE_BP = (0, BASIS_POINTS)
+SALT_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class SnapshotError(ValueError):
+    """The snapshot document is malformed or violates the spec; it must not be used."""
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """One variant of an experiment as the SDK sees it."""
+
+    key: str
+    name: str
+    weight_bp: int
+    payload: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        _require(_is_text(self.key), f"variant key must be a non-empty string: {self.key!r}")
+        _require(isinstance(self.name, str), f"variant {self.key}: name must be a string")
+        _require(_is_int(self.weight_bp), f"variant {self.key}: weight_bp must be an integer")
+        _require(0 <= self.weight_bp <= BASIS_POINTS, f"variant {self.key}: weight_bp out of range")
+        _require(isinstance(self.payload, Mapping), f"variant {self.key}: payload must be an object")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment as the SDK evaluates it; validated on construction."""
+
+    key: str
+    salt: str
+    status: str
+    placement: str
+    offer_kind: str
+    traffic_bp: int
+    placement_range_bp: tuple[int, int]
+    allocation_version: int
+    control: str
+    variants: tuple[VariantConfig, ...]
+
+    def __post_init__(self) -> None:
+        _validate_experiment(self)
+
+    @property
+    def is_running(self) -> bool:
+        """Return True when the experiment currently assigns visitors."""
+        return self.status == RUNNING
+
+    @cached_property
+    def bounds(self) -> Bounds:
+        """Integer variant ranges on the ``hash * 10**8`` scale (see ``bucketing``)."""
+        return variant_bounds([v.weight_bp for v in self.variants], self.traffic_bp)
+
+    @cached_property
+    def variant_by_key(self) -> Mapping[str, VariantConfig]:
+        """Variants indexed by key."""
+        return types.MappingProxyType({v.key: v for v in self.variants})
+
+    @cached_property
+    def control_variant(self) -> VariantConfig:
+        """The control variant, served to visitors who are not in the experiment."""
+        return self.variant_by_key[self.control]
+
+    @cached_property
+    def outcomes(self) -> ExperimentOutcomes:
+        """Every assignment this experiment can produce, built once and shared by all calls."""
+        return ExperimentOutcomes.build(self)
+
+
+@dataclass(frozen=True)
+class ExperimentOutcomes:
+    """Precomputed assignments of one experiment; ``Assignment`` does not depend on the visitor."""
+
+    by_index: tuple[Assignment, ...]
+    sticky: Mapping[str, Assignment]
+    not_running: Assignment
+    other_experiment: Assignment
+    outside_traffic: Assignment
+
+    @classmethod
+    def build(cls, experiment: ExperimentConfig) -> ExperimentOutcomes:
+        """Build the outcomes of ``experiment``."""
+        by_index = tuple(_variant_assignment(experiment, v, Reason.IN_EXPERIMENT)
+                         for v in experiment.variants)
+        sticky = {v.key: _variant_assignment(experiment, v, Reason.STICKY)
+                  for v in experiment.variants if v.weight_bp > 0}
+        return cls(
+            by_index=by_index,
+            sticky=types.MappingProxyType(sticky),
+            not_running=_control_assignment(experiment, Reason.NOT_RUNNING),
+            other_experiment=_control_assignment(experiment, Reason.OTHER_EXPERIMENT),
+            outside_traffic=_control_assignment(experiment, Reason.OUTSIDE_TRAFFIC),
+        )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A validated snapshot: every experiment the storefront can evaluate locally."""
+
+    spec_version: int
+    snapshot_version: str
+    generated_at: str
+    experiments: tuple[ExperimentConfig, ...]
+
+    def __post_init__(self) -> None:
+        _require(self.spec_version == SPEC_VERSION,
+                 f"unsupported spec_version {self.spec_version!r}, expected {SPEC_VERSION}")
+        _require(isinstance(self.snapshot_version, str), "snapshot_version must be a string")
+        _require(_is_iso_datetime(self.generated_at), "generated_at must be an ISO-8601 datetime")
+        keys = [experiment.key for experiment in self.experiments]
+        _require(len(keys) == len(set(keys)), f"experiment keys must be unique: {keys}")
+        _check_no_overlap(self.experiments)
+
+    @cached_property
+    def experiment_by_key(self) -> Mapping[str, ExperimentConfig]:
+        """Experiments indexed by key."""
+        return types.MappingProxyType({e.key: e for e in self.experiments})
+
+    @cached_property
+    def running_by_placement(self) -> Mapping[str, tuple[ExperimentConfig, ...]]:
+        """Running experiments grouped by placement, in listed order."""
+        grouped: dict[str, list[ExperimentConfig]] = {}
+        for experiment in self.experiments:
+            if experiment.is_running:
+                grouped.setdefault(experiment.placement, []).append(experiment)
+        return types.MappingProxyType({p: tuple(e) for p, e in grouped.items()})
+
+
+def load_snapshot(text: str | bytes) -> Snapshot:
+    """Parse snapshot JSON text; raise ``SnapshotError`` if it is not a valid snapshot."""
+    try:
+        document = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise SnapshotError(f"snapshot is not valid JSON: {error}") from error
+    return parse_snapshot(document)
+
+
+def parse_snapshot(document: Any) -> Snapshot:
+    """Build a ``Snapshot`` from decoded JSON; unknown extra fields are ignored."""
+    _require(isinstance(document, Mapping), "snapshot must be a JSON object")
+    experiments = _field(document, "experiments", list, "snapshot")
+    return Snapshot(
+        spec_version=_field(document, "spec_version", int, "snapshot"),
+        snapshot_version=_field(document, "snapshot_version", str, "snapshot"),
+        generated_at=_field(document, "generated_at", str, "snapshot"),
+        experiments=tuple(_parse_experiment(item, i) for i, item in enumerate(experiments)),
+    )
+
+
+def dump_snapshot(snapshot: Snapshot) -> dict[str, Any]:
+    """Return the JSON-ready document of ``snapshot`` (inverse of ``parse_snapshot``)."""
+    return {
+        "spec_version": snapshot.spec_version,
+        "snapshot_version": snapshot.snapshot_version,
+        "generated_at": snapshot.generated_at,
+        "experiments": [_dump_experiment(e) for e in snapshot.experiments],
+    }
+
+
+def _parse_experiment(item: Any, index: int) -> ExperimentConfig:
+    where = f"experiments[{index}]"
+    _require(isinstance(item, Mapping), f"{where} must be an object")
+    range_bp = _field(item, "placement_range_bp", list, where)
+    _require(len(range_bp) == 2 and all(_is_int(b) for b in range_bp),
+             f"{where}.placement_range_bp must be [start, end] integers")
+    variants = _field(item, "variants", list, where)
+    return ExperimentConfig(
+        key=_field(item, "key", str, where),
+        salt=_field(item, "salt", str, where),
+        status=_field(item, "status", str, where),
+        placement=_field(item, "placement", str, where),
+        offer_kind=_field(item, "offer_kind", str, where),
+        traffic_bp=_field(item, "traffic_bp", int, where),
+        placement_range_bp=(range_bp[0], range_bp[1]),
+        allocation_version=_field(item, "allocation_version", int, where),
+        control=_field(item, "control", str, where),
+        variants=tuple(_parse_variant(v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
+    )
+
+
+def _parse_variant(item: Any, where: str) -> VariantConfig:
+    _require(isinstance(item, Mapping), f"{where} must be an object")
+    return VariantConfig(
+        key=_field(item, "key", str, where),
+        name=_field(item, "name", str, where),
+        weight_bp=_field(item, "weight_bp", int, where),
+        payload=types.MappingProxyType(dict(_field(item, "payload", dict, where))),
+    )
+
+
+def _dump_experiment(experiment: ExperimentConfig) -> dict[str, Any]:
+    return {
+        "key": experiment.key,
+        "salt": experiment.salt,
+        "status": experiment.status,
+        "placement": experiment.placement,
+        "offer_kind": experiment.offer_kind,
+        "traffic_bp": experiment.traffic_bp,
+        "placement_range_bp": list(experiment.placement_range_bp),
+        "allocation_version": experiment.allocation_version,
+        "control": experiment.control,
+        "variants": [
+            {"key": v.key, "name": v.name, "weight_bp": v.weight_bp, "payload": dict(v.payload)}
+            for v in experiment.variants
+        ],
+    }
+
+
+def _validate_experiment(experiment: ExperimentConfig) -> None:
+    key = experiment.key
+    _require(_is_text(key), f"experiment key must be a non-empty string: {key!r}")
+    _require(isinstance(experiment.salt, str) and SALT_PATTERN.fullmatch(experiment.salt) is not None,
+             f"experiment {key}: salt must match [A-Za-z0-9_-]+, got {experiment.salt!r}")
+    _require(_is_text(experiment.status), f"experiment {key}: status must be a non-empty string")
+    _require(_is_text(experiment.placement), f"experiment {key}: placement must be a non-empty string")
+    _require(isinstance(experiment.offer_kind, str), f"experiment {key}: offer_kind must be a string")
+    _require(_is_int(experiment.allocation_version), f"experiment {key}: allocation_version must be an integer")
+    _require(_is_int(experiment.traffic_bp) and 0 <= experiment.traffic_bp <= BASIS_POINTS,
+             f"experiment {key}: traffic_bp must be an integer in 0..10000")
+    _check_range(key, experiment.placement_range_bp)
+    _check_variants(key, experiment.variants, experiment.control)
+
+
+def _check_range(key: str, range_bp: tuple[int, int]) -> None:
+    valid = (
+        isinstance(range_bp, tuple)
+        and len(range_bp) == 2
+        and all(_is_int(b) for b in range_bp)
+        and 0 <= range_bp[0] <= range_bp[1] <= BASIS_POINTS
+    )
+    _require(valid, f"experiment {key}: placement_range_bp must satisfy 0 <= start <= end <= 10000,"
+                    f" got {range_bp!r}")
+
+
+def _check_variants(key: str, variants: Sequence[VariantConfig], control: str) -> None:
+    _require(len(variants) > 0, f"experiment {key}: needs at least one variant")
+    _require(all(isinstance(v, VariantConfig) for v in variants),
+             f"experiment {key}: variants must be VariantConfig")
+    keys = [v.key for v in variants]
+    _require(len(keys) == len(set(keys)), f"experiment {key}: variant keys must be unique: {keys}")
+    total = sum(v.weight_bp for v in variants)
+    _require(total == BASIS_POINTS, f"experiment {key}: weight_bp must sum to 10000, got {total}")
+    _require(control in keys, f"experiment {key}: control {control!r} is not one of {keys}")
+
+
+def _check_no_overlap(experiments: Sequence[ExperimentConfig]) -> None:
+    by_placement: dict[str, list[ExperimentConfig]] = {}
+    for experiment in experiments:
+        if experiment.is_running:
+            by_placement.setdefault(experiment.placement, []).append(experiment)
+    for placement, running in by_placement.items():
+        ordered = sorted(running, key=lambda e: e.placement_range_bp)
+        for before, after in zip(ordered, ordered[1:]):
+            _require(before.placement_range_bp[1] <= after.placement_range_bp[0],
+                     f"placement {placement}: running experiments {before.key} and {after.key}"
+                     " have overlapping placement_range_bp")
+
+
+def _variant_assignment(
+    experiment: ExperimentConfig, variant: VariantConfig, reason: Reason
+) -> Assignment:
+    return Assignment(
+        experiment=experiment.key,
+        variant=variant.key,
+        payload=variant.payload,
+        in_experiment=True,
+        reason=reason,
+        allocation_version=experiment.allocation_version,
+        probability=variant.weight_bp / BASIS_POINTS,
+    )
+
+
+def _control_assignment(experiment: ExperimentConfig, reason: Reason) -> Assignment:
+    control = experiment.control_variant
+    return Assignment(
+        experiment=experiment.key,
+        variant=control.key,
+        payload=control.payload,
+        in_experiment=False,
+        reason=reason,
+        allocation_version=experiment.allocation_version,
+        probability=None,
+    )
+
+
+def _field(document: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    _require(name in document, f"{where}: missing field {name!r}")
+    value = document[name]
+    valid = _is_int(value) if kind is int else isinstance(value, kind)
+    _require(valid, f"{where}.{name} must be of type {kind.__name__}, got {value!r}")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and value != ""
+
+
+def _is_iso_datetime(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SnapshotError(message)
