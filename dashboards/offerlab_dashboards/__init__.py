@@ -24,5 +24,6 @@ def init_app(
     Pages reload themselves every `refresh_seconds` (None turns that off), so results of a
     running experiment appear without a manual reload.
     """
-    app.extensions[EXTENSION_KEY] = DashboardConfig(reports=reports, refresh_seconds=refresh_seconds)
+    config = DashboardConfig(reports=reports, refresh_seconds=refresh_seconds)
+    app.extensions[EXTENSION_KEY] = config
     app.register_blueprint(bp, url_prefix=url_prefix)

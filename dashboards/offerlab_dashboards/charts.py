@@ -7,11 +7,11 @@ names a formatter per axis ("percent" or "datetime") that ``static/dashboards.js
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
-from offerlab.domain.reports import AllocationEpoch, ExperimentReport, VariantResult
-
+from offerlab.domain.reports import AllocationEpoch, ExperimentReport, Interval, VariantResult
 from offerlab_dashboards.formatting import format_confidence
 from offerlab_dashboards.viewmodels import (
     CONVERSION,
@@ -36,7 +36,17 @@ _DECIMALS = 4
 
 
 def _percent(fraction: float | None) -> float | None:
-    return None if fraction is None else round(fraction * 100.0, _DECIMALS)
+    # JSON has no NaN or Infinity: a non-finite value would make the whole chart unreadable.
+    if fraction is None or not math.isfinite(fraction):
+        return None
+    return round(fraction * 100.0, _DECIMALS)
+
+
+def _percent_interval(interval: Interval | None) -> list[float] | None:
+    if interval is None:
+        return None
+    low, high = _percent(interval.low), _percent(interval.high)
+    return None if low is None or high is None else [low, high]
 
 
 def _translucent(colour: str) -> str:
@@ -55,11 +65,7 @@ def conversion_chart(report: ExperimentReport) -> ChartSpec:
     variants = ordered_variants(report)
     colours = [variant_colour(result) for result in variants]
     confidence = format_confidence(report.experiment.alpha)
-    interval_data = [
-        None if r.conversion_ci is None
-        else [_percent(r.conversion_ci.low), _percent(r.conversion_ci.high)]
-        for r in variants
-    ]
+    interval_data = [_percent_interval(r.conversion_ci) for r in variants]
     interval_dataset = {
         "type": "bar",
         "label": f"{confidence} confidence interval",
@@ -69,6 +75,7 @@ def conversion_chart(report: ExperimentReport) -> ChartSpec:
         "borderWidth": 1,
         "borderSkipped": False,
         "barPercentage": 0.6,
+        "maxBarThickness": 28,
         "order": 2,
     }
     estimate_dataset = {
@@ -136,6 +143,7 @@ def allocation_chart(report: ExperimentReport) -> ChartSpec | None:
         return None
     until = max(report.generated_at, epochs[-1].started_at, key=_milliseconds)
     names = {variant.key: variant.name or variant.key for variant in report.experiment.variants}
+    start, end = _milliseconds(epochs[0].started_at), _milliseconds(until)
     datasets = [
         {
             "label": names.get(key, key),
@@ -158,7 +166,13 @@ def allocation_chart(report: ExperimentReport) -> ChartSpec | None:
             "maintainAspectRatio": False,
             "interaction": {"mode": "index", "intersect": False},
             "scales": {
-                "x": {"type": "linear", "title": {"display": True, "text": "Time"}},
+                "x": {
+                    "type": "linear",
+                    "min": start,
+                    "max": end,
+                    "title": {"display": True, "text": "Time"},
+                    "ticks": {"maxRotation": 0, "maxTicksLimit": 6},
+                },
                 "y": {
                     "stacked": True,
                     "min": 0,

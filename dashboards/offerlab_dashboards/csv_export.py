@@ -7,7 +7,6 @@ import io
 from collections.abc import Sequence
 
 from offerlab.domain.reports import Comparison, ExperimentReport, Interval, VariantResult
-
 from offerlab_dashboards.viewmodels import METRIC_LABELS, find_comparison, ordered_variants
 
 _VARIANT_COLUMNS = (

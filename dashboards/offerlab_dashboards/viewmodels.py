@@ -16,7 +16,6 @@ from offerlab.domain.reports import (
     PlacementReport,
     VariantResult,
 )
-
 from offerlab_dashboards import formatting as fmt
 
 CONVERSION = "conversion"

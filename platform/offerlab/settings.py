@@ -11,7 +11,7 @@ DEFAULT_DATABASE_URL = "sqlite:///offerlab.db"
 class Settings(BaseSettings):
     """Every knob of the service. Environment variables use the prefix OFFERLAB_."""
 
-    model_config = SettingsConfigDict(env_prefix="OFFERLAB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="OFFERLAB_", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
 from offerlab.domain.model import (
     AllocationKind,
     Experiment,
@@ -78,7 +79,9 @@ def warranty_report() -> ExperimentReport:
         variant="control",
         name="No offer",
         is_control=True,
-        totals=make_totals("control", units=10_000, converted=1_000, orders=1_200, revenue=60_000.0),
+        totals=make_totals(
+            "control", units=10_000, converted=1_000, orders=1_200, revenue=60_000.0
+        ),
         conversion_rate=0.1,
         conversion_ci=Interval(0.0942, 0.1060),
         average_order_value=50.0,

@@ -24,7 +24,9 @@ SCREENSHOT = Path("/tmp/dashboard.png")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"
+    ),
 ]
 
 

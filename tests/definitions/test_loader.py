@@ -260,7 +260,11 @@ def test_to_domain_maps_every_field(in_tests_folder: Path, tmp_path: Path) -> No
     assert experiment.attribution_window_hours == 48
     assert experiment.salt == "Salt_1"
     assert (experiment.bandit.update_interval_seconds, experiment.bandit.min_share) == (60, 0.2)
-    assert experiment.variant("b").payload == {"price": 5.0, "currency": "USD", "bundle": ["x", "y"]}
+    assert experiment.variant("b").payload == {
+        "price": 5.0,
+        "currency": "USD",
+        "bundle": ["x", "y"],
+    }
 
 
 def test_salt_stays_empty_when_not_set(in_tests_folder: Path) -> None:

@@ -20,7 +20,9 @@ def validate_command(context: click.Context, path: Path) -> None:
         click.echo(str(problem), err=True)
     if result.problems:
         files = len({problem.path for problem in result.problems})
-        click.echo(f"{_count(len(result.problems), 'problem')} in {_count(files, 'file')}", err=True)
+        click.echo(
+            f"{_count(len(result.problems), 'problem')} in {_count(files, 'file')}", err=True
+        )
         context.exit(1)
     click.echo(f"{_count(len(result.experiments), 'experiment')} OK")
 

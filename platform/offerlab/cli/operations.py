@@ -138,18 +138,13 @@ def _report_table(report: dict) -> str:
 
 
 def _table_row(variant: dict) -> tuple:
-    def pct(value: float | None) -> str:
-        return "-" if value is None else f"{value:+.1%}" if value < 0 or value > 0 else "0.0%"
-
     def uplift(metric: str) -> tuple[str, str]:
         comparison = variant["comparisons"].get(metric)
-        if not comparison or comparison.get("relative_uplift") is None:
+        if not comparison or comparison.get("absolute_uplift") is None:
             return ("-", "-")
-        ci = comparison.get("relative_ci") or {}
         mark = "*" if comparison["significant"] else ""
-        text = f"{pct(comparison['relative_uplift'])} [{pct(ci.get('low'))}, {pct(ci.get('high'))}]"
         p_value = comparison.get("p_value")
-        return (text + mark, "-" if p_value is None else f"{p_value:.4f}")
+        return (_uplift_text(comparison) + mark, "-" if p_value is None else f"{p_value:.4f}")
 
     rate = variant["conversion_rate"]
     aov = variant["average_order_value"]
@@ -159,6 +154,25 @@ def _table_row(variant: dict) -> tuple:
             "-" if rate is None else f"{rate:.2%}", variant["orders"],
             "-" if aov is None else f"{aov:.2f}", "-" if rpv is None else f"{rpv:.2f}",
             *uplift("conversion"), *uplift("average_order_value"))
+
+
+def _uplift_text(comparison: dict) -> str:
+    """Relative uplift with its CI; absolute when the control's value is zero."""
+    if comparison.get("relative_uplift") is not None:
+        ci = comparison.get("relative_ci") or {}
+        return (f"{comparison['relative_uplift']:+.1%} "
+                f"[{_signed_pct(ci.get('low'))}, {_signed_pct(ci.get('high'))}]")
+    ci = comparison.get("absolute_ci") or {}
+    return (f"{comparison['absolute_uplift']:+.4g} abs "
+            f"[{_signed(ci.get('low'))}, {_signed(ci.get('high'))}]")
+
+
+def _signed_pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def _signed(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4g}"
 
 
 @click.command("status")

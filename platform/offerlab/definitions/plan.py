@@ -72,9 +72,7 @@ class Plan:
     def pending(self) -> tuple[PlanEntry, ...]:
         """Entries that create or change an experiment and are not refused."""
         return tuple(
-            entry
-            for entry in self.entries
-            if entry.action != "unchanged" and entry.refused is None
+            entry for entry in self.entries if entry.action != "unchanged" and entry.refused is None
         )
 
 

@@ -47,7 +47,7 @@ class OfferDefinition(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     product: Text | None = Field(None, description="Name of the offered product or plan.")
-    sku: Text | None = Field(None, description="Stock keeping unit; quote numeric SKUs (\"012\").")
+    sku: Text | None = Field(None, description='Stock keeping unit; quote numeric SKUs ("012").')
     price: Number | None = Field(None, ge=0, description="Offer price in `currency`.")
     discount: Number | None = Field(
         None, ge=0, le=1, description="Discount as a fraction: 0.10 is 10 % off."
@@ -178,9 +178,7 @@ def experiment_json_schema() -> dict[str, Any]:
     return ExperimentDefinition.model_json_schema()
 
 
-def cross_field_issues(
-    data: Mapping[str, Any], *, placements: Sequence[str]
-) -> list[Issue]:
+def cross_field_issues(data: Mapping[str, Any], *, placements: Sequence[str]) -> list[Issue]:
     """Problems that relate several fields, found on the raw document; wrong types are skipped."""
     variants = _variant_mappings(data)
     return [
@@ -279,5 +277,7 @@ def _bandit_issues(
 def _offer_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Issue]:
     for index, variant in variants:
         offer = variant.get("offer")
-        if isinstance(offer, Mapping) and "price" in offer and "currency" not in offer:
+        if not isinstance(offer, Mapping):
+            continue
+        if offer.get("price") is not None and offer.get("currency") is None:
             yield ("variants", index, "offer", "currency"), "is required when price is set"

@@ -147,7 +147,7 @@ def _relative_uplift(
         return None
     ratio = variant.value / control.value
     ratio_variance = (
-        variant.variance / control.value**2 + 0.0
+        variant.variance / control.value**2 + variant.value**2 * control.variance / control.value**4
     )
     half_width = critical * math.sqrt(ratio_variance)
     return ratio - 1.0, Interval(ratio - 1.0 - half_width, ratio - 1.0 + half_width)
