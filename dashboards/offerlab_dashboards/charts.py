@@ -13,7 +13,7 @@ from typing import Any
 
 from offerlab.domain.reports import AllocationEpoch, ExperimentReport, Interval, VariantResult
 from offerlab_dashboards.formatting import format_confidence
-from offerlab_dashboards.viewmodels import (
+from offerlab_dashboards.significance import (
     CONVERSION,
     Significance,
     classify_significance,

@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 
 from offerlab.domain.reports import Comparison, ExperimentReport, Interval, VariantResult
-from offerlab_dashboards.viewmodels import METRIC_LABELS, find_comparison, ordered_variants
+from offerlab_dashboards.significance import METRIC_LABELS, find_comparison, ordered_variants
 
 _VARIANT_COLUMNS = (
     "variant", "name", "is_control", "impressions", "units", "acceptances", "converted_units",

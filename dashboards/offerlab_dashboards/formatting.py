@@ -53,6 +53,20 @@ def format_money(amount: float | None) -> str:
     return f"{amount:,.2f}"
 
 
+def format_signed_money(amount: float | None) -> str:
+    """Format a difference in money with its sign: 1.2 -> "+1.20", -3 -> "-3.00"."""
+    if amount is None or not _is_number(amount):
+        return NO_VALUE
+    return f"{amount:+,.2f}"
+
+
+def format_signed_points(fraction: float | None, *, decimals: int = 1) -> str:
+    """Format a difference of two rates in percentage points: 0.044 -> "+4.4 pp"."""
+    if fraction is None or not _is_number(fraction):
+        return NO_VALUE
+    return f"{fraction * 100.0:+.{decimals}f} pp"
+
+
 def format_interval(interval: Interval | None, formatter: Callable[[float], str]) -> str:
     """Format an interval with the given number formatter: "[+4.1%, +20.5%]"."""
     if interval is None or not (_is_number(interval.low) and _is_number(interval.high)):

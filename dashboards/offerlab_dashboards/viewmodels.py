@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from offerlab.domain.model import AllocationKind, Objective, OfferKind
+from offerlab.domain.model import OfferKind
 from offerlab.domain.reports import (
     Comparison,
     ExperimentReport,
@@ -17,43 +16,44 @@ from offerlab.domain.reports import (
     VariantResult,
 )
 from offerlab_dashboards import formatting as fmt
+from offerlab_dashboards.significance import (
+    AVERAGE_ORDER_VALUE,
+    CONVERSION,
+    METRIC_FORMATTERS,
+    METRIC_LABELS,
+    REVENUE_PER_VISITOR,
+    Significance,
+    classify_significance,
+    find_comparison,
+    format_comparison_uplift,
+    is_bandit,
+    ordered_variants,
+    primary_metric,
+)
+from offerlab_dashboards.verdict import VerdictView, describe_verdict
 
-CONVERSION = "conversion"
-AVERAGE_ORDER_VALUE = "average_order_value"
-REVENUE_PER_VISITOR = "revenue_per_visitor"
-
-METRIC_LABELS: Mapping[str, str] = {
-    CONVERSION: "Conversion",
-    AVERAGE_ORDER_VALUE: "Average order value",
-    REVENUE_PER_VISITOR: "Revenue per visitor",
-}
-_METRIC_FORMATTERS: Mapping[str, Callable[[float | None], str]] = {
-    CONVERSION: fmt.format_percent,
-    AVERAGE_ORDER_VALUE: fmt.format_money,
-    REVENUE_PER_VISITOR: fmt.format_money,
-}
-_PRIMARY_METRIC = {Objective.CONVERSION: CONVERSION, Objective.REVENUE: REVENUE_PER_VISITOR}
-_VERDICT_PHRASES = {
-    CONVERSION: ("converts significantly better", "converts significantly worse"),
-    REVENUE_PER_VISITOR: (
-        "earns significantly more revenue per visitor",
-        "earns significantly less revenue per visitor",
-    ),
-}
-
-
-class Significance(StrEnum):
-    """The badge a comparison against the control earns."""
-
-    BETTER = "significantly better"
-    WORSE = "significantly worse"
-    NOT_SIGNIFICANT = "not significant"
-    NOT_ENOUGH_DATA = "not enough data"
-
-    @property
-    def css_class(self) -> str:
-        """CSS modifier for the badge: "better", "worse", "not-significant", "not-enough-data"."""
-        return self.name.lower().replace("_", "-")
+__all__ = [
+    "AVERAGE_ORDER_VALUE",
+    "CONVERSION",
+    "METRIC_LABELS",
+    "REVENUE_PER_VISITOR",
+    "ComparisonView",
+    "ExperimentSummaryView",
+    "ExperimentView",
+    "PlacementView",
+    "Significance",
+    "VariantView",
+    "VerdictView",
+    "classify_significance",
+    "comparison_view",
+    "describe_verdict",
+    "experiment_view",
+    "find_comparison",
+    "placement_view",
+    "placement_views",
+    "summary_view",
+    "variant_view",
+]
 
 
 @dataclass(frozen=True)
@@ -83,12 +83,6 @@ class VariantView:
     revenue_per_visitor: str
     comparisons: tuple[ComparisonView, ...]
     significance: Significance | None
-
-
-@dataclass(frozen=True)
-class VerdictView:
-    text: str
-    significance: Significance
 
 
 @dataclass(frozen=True)
@@ -135,48 +129,9 @@ class PlacementView:
     cross_sell: tuple[ExperimentSummaryView, ...]
 
 
-def find_comparison(result: VariantResult, metric: str) -> Comparison | None:
-    """The variant's comparison for `metric`, looked up by key and then by its `metric` field."""
-    if metric in result.comparisons:
-        return result.comparisons[metric]
-    return next((c for c in result.comparisons.values() if c.metric == metric), None)
-
-
-def classify_significance(comparison: Comparison | None) -> Significance:
-    """The badge of a comparison: its direction if significant, else whether data was enough."""
-    if comparison is None or comparison.error is not None:
-        return Significance.NOT_ENOUGH_DATA
-    direction = comparison.absolute_uplift
-    if direction is None:
-        direction = comparison.relative_uplift
-    if direction is None:
-        return Significance.NOT_ENOUGH_DATA
-    if comparison.significant and direction != 0.0:
-        return Significance.BETTER if direction > 0.0 else Significance.WORSE
-    if comparison.p_value is None:
-        return Significance.NOT_ENOUGH_DATA
-    return Significance.NOT_SIGNIFICANT
-
-
-def primary_metric(report: ExperimentReport) -> str:
-    """The metric the experiment is judged on, from its objective."""
-    return _PRIMARY_METRIC.get(report.experiment.objective, CONVERSION)
-
-
-def ordered_variants(report: ExperimentReport) -> tuple[VariantResult, ...]:
-    """The report's variants with the control first, others in report order."""
-    controls = tuple(v for v in report.variants if v.is_control)
-    return controls + tuple(v for v in report.variants if not v.is_control)
-
-
-def is_bandit(report: ExperimentReport) -> bool:
-    """Whether the experiment re-weights its traffic over time."""
-    return report.experiment.allocation != AllocationKind.FIXED
-
-
 def comparison_view(comparison: Comparison | None, metric: str) -> ComparisonView:
     """One row of the "compared with control" table."""
-    format_value = _METRIC_FORMATTERS.get(metric, fmt.format_money)
+    format_value = METRIC_FORMATTERS.get(metric, fmt.format_money)
     if comparison is None:
         comparison = Comparison(metric=metric, control_value=None, variant_value=None)
     return ComparisonView(
@@ -184,7 +139,7 @@ def comparison_view(comparison: Comparison | None, metric: str) -> ComparisonVie
         label=METRIC_LABELS.get(metric, fmt.status_label(metric)),
         control_value=format_value(comparison.control_value),
         variant_value=format_value(comparison.variant_value),
-        uplift=fmt.format_uplift(comparison.relative_uplift, comparison.relative_ci),
+        uplift=format_comparison_uplift(comparison, metric),
         p_value=fmt.format_p_value(comparison.p_value),
         significance=classify_significance(comparison),
     )
@@ -257,74 +212,6 @@ def experiment_view(report: ExperimentReport) -> ExperimentView:
         verdict=describe_verdict(report),
         variants=variants,
     )
-
-
-def describe_verdict(report: ExperimentReport) -> VerdictView:
-    """A plain-language sentence a manager can read at a glance."""
-    metric = primary_metric(report)
-    challengers = [
-        (result, find_comparison(result, metric))
-        for result in report.variants
-        if not result.is_control
-    ]
-    if not challengers:
-        return VerdictView("Only the control is set up: there is nothing to compare yet.",
-                           Significance.NOT_ENOUGH_DATA)
-    by_badge: dict[Significance, list[tuple[VariantResult, Comparison]]] = {}
-    for result, comparison in challengers:
-        if comparison is not None:
-            by_badge.setdefault(classify_significance(comparison), []).append((result, comparison))
-    confidence = fmt.format_confidence(report.experiment.alpha)
-    return _verdict_from_badges(by_badge, metric=metric, confidence=confidence)
-
-
-def _verdict_from_badges(
-    by_badge: Mapping[Significance, Sequence[tuple[VariantResult, Comparison]]],
-    *,
-    metric: str,
-    confidence: str,
-) -> VerdictView:
-    better_phrase, worse_phrase = _VERDICT_PHRASES.get(metric, _VERDICT_PHRASES[CONVERSION])
-    if by_badge.get(Significance.BETTER):
-        result, comparison = _largest_uplift(by_badge[Significance.BETTER])
-        return VerdictView(_sentence(result, comparison, better_phrase), Significance.BETTER)
-    if by_badge.get(Significance.WORSE):
-        result, comparison = _largest_uplift(by_badge[Significance.WORSE], lowest=True)
-        return VerdictView(_sentence(result, comparison, worse_phrase), Significance.WORSE)
-    if by_badge.get(Significance.NOT_SIGNIFICANT):
-        result, comparison = _largest_uplift(by_badge[Significance.NOT_SIGNIFICANT])
-        uplift = fmt.format_uplift(comparison.relative_uplift, comparison.relative_ci)
-        text = (
-            f"No variant differs significantly from control yet at {confidence} confidence. "
-            f"Best so far: {_quoted(result)}, {METRIC_LABELS[metric].lower()} {uplift}."
-        )
-        return VerdictView(text, Significance.NOT_SIGNIFICANT)
-    return VerdictView("Not enough data yet to compare the variants with control.",
-                       Significance.NOT_ENOUGH_DATA)
-
-
-def _largest_uplift(
-    candidates: Sequence[tuple[VariantResult, Comparison]], *, lowest: bool = False
-) -> tuple[VariantResult, Comparison]:
-    def uplift(item: tuple[VariantResult, Comparison]) -> float:
-        comparison = item[1]
-        value = comparison.relative_uplift
-        if value is None:
-            value = comparison.absolute_uplift or 0.0
-        return -value if lowest else value
-
-    return max(candidates, key=uplift)
-
-
-def _quoted(result: VariantResult) -> str:
-    return f"“{result.name or result.variant}”"
-
-
-def _sentence(result: VariantResult, comparison: Comparison, phrase: str) -> str:
-    uplift = fmt.format_uplift(comparison.relative_uplift, comparison.relative_ci)
-    p_value = fmt.format_p_value(comparison.p_value)
-    details = ", ".join(part for part in (uplift, p_value) if part != fmt.NO_VALUE)
-    return f"Variant {_quoted(result)} {phrase} than control: {details}."
 
 
 def summary_view(summary: ExperimentSummary) -> ExperimentSummaryView:

@@ -154,3 +154,19 @@ def test_format_timestamp(moment: datetime, expected: str) -> None:
 )
 def test_labels(function: object, key: str, expected: str) -> None:
     assert function(key) == expected  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1.2, "+1.20"), (-3.0, "-3.00"), (0.0, "+0.00"), (1234.5, "+1,234.50"), (None, DASH)],
+)
+def test_format_signed_money(value: float | None, expected: str) -> None:
+    assert fmt.format_signed_money(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.044, "+4.4 pp"), (-0.0051, "-0.5 pp"), (0.0, "+0.0 pp"), (math.nan, DASH), (None, DASH)],
+)
+def test_format_signed_points(value: float | None, expected: str) -> None:
+    assert fmt.format_signed_points(value) == expected

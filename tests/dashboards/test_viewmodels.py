@@ -18,6 +18,7 @@ from offerlab.domain.reports import (
 from offerlab_dashboards.viewmodels import (
     Significance,
     classify_significance,
+    comparison_view,
     describe_verdict,
     experiment_view,
     find_comparison,
@@ -51,6 +52,23 @@ def _comparison(**changes: object) -> Comparison:
         (_comparison(error=ResultError.NO_UNITS), Significance.NOT_ENOUGH_DATA),
         (_comparison(absolute_uplift=None, relative_uplift=None), Significance.NOT_ENOUGH_DATA),
         (_comparison(significant=False, p_value=None), Significance.NOT_ENOUGH_DATA),
+        (_comparison(significant=True, p_value=None), Significance.NOT_ENOUGH_DATA),
+        (
+            _comparison(relative_uplift=None, relative_ci=None, error=ResultError.CONTROL_ZERO),
+            Significance.BETTER,
+        ),
+        (
+            _comparison(
+                relative_uplift=None, significant=False, p_value=0.4,
+                error=ResultError.CONTROL_ZERO,
+            ),
+            Significance.NOT_SIGNIFICANT,
+        ),
+        (
+            _comparison(absolute_uplift=None, relative_uplift=None, error=ResultError.CONTROL_ZERO),
+            Significance.NOT_ENOUGH_DATA,
+        ),
+        (_comparison(error=ResultError.ZERO_VARIANCE), Significance.NOT_ENOUGH_DATA),
         (None, Significance.NOT_ENOUGH_DATA),
     ],
 )
@@ -179,8 +197,31 @@ def test_verdict_without_significance_names_the_best_so_far(warranty: Experiment
 
     assert verdict.significance is Significance.NOT_SIGNIFICANT
     assert verdict.text == (
-        "No variant differs significantly from control yet at 95% confidence. "
-        "Best so far: “Warranty at 39”, conversion +18.0% [+8.1%, +27.9%]."
+        "No variant differs significantly from control in conversion yet at 95% confidence. "
+        "Best so far: “Warranty at 39” at +18.0% [+8.1%, +27.9%]. "
+        "Variant “Warranty at 39” earns significantly more revenue per visitor than control: "
+        "+12.7% [+3.3%, +22.0%], p = 0.003."
+    )
+
+
+def test_verdict_without_any_significance_has_no_secondary_note(
+    warranty: ExperimentReport,
+) -> None:
+    report = _with_conversion(warranty, "w39", significant=False, p_value=0.06)
+    rpv = dataclasses.replace(
+        report.variants[0].comparisons["revenue_per_visitor"], significant=False, p_value=0.2
+    )
+    better = dataclasses.replace(
+        report.variants[0],
+        comparisons={**report.variants[0].comparisons, "revenue_per_visitor": rpv},
+    )
+    report = dataclasses.replace(report, variants=(better, *report.variants[1:]))
+
+    verdict = describe_verdict(report)
+
+    assert verdict.text == (
+        "No variant differs significantly from control in conversion yet at 95% confidence. "
+        "Best so far: “Warranty at 39” at +18.0% [+8.1%, +27.9%]."
     )
 
 
@@ -203,7 +244,8 @@ def test_verdict_without_data(warranty: ExperimentReport) -> None:
     verdict = describe_verdict(report)
 
     assert verdict.significance is Significance.NOT_ENOUGH_DATA
-    assert verdict.text == "Not enough data yet to compare the variants with control."
+    assert verdict.text.startswith("Not enough data yet to compare conversion with control. ")
+    assert "earns significantly more revenue per visitor" in verdict.text
 
 
 def test_verdict_with_only_a_control(warranty: ExperimentReport) -> None:
@@ -230,3 +272,44 @@ def test_placement_views_split_upsell_and_cross_sell(source: object) -> None:
     assert bundle.significance_label == "not significant"
     assert (nudge.status, nudge.conversion, nudge.leading_variant) == ("Draft", "—", "—")
     assert nudge.significance_label == "not enough data"
+
+
+@pytest.mark.parametrize(
+    ("metric", "expected"),
+    [
+        ("conversion", "+2.0 pp [+0.5 pp, +3.5 pp]"),
+        ("average_order_value", "+0.02 [+0.01, +0.04]"),
+        ("revenue_per_visitor", "+0.02 [+0.01, +0.04]"),
+    ],
+)
+def test_uplift_falls_back_to_the_difference_when_control_is_zero(
+    metric: str, expected: str
+) -> None:
+    comparison = _comparison(
+        metric=metric, control_value=0.0, relative_uplift=None, relative_ci=None,
+        error=ResultError.CONTROL_ZERO,
+    )
+
+    row = comparison_view(comparison, metric)
+
+    assert row.uplift == expected
+    assert row.significance is Significance.BETTER
+
+
+def test_verdict_against_a_no_offer_control_uses_percentage_points(
+    warranty: ExperimentReport,
+) -> None:
+    zero_control = _comparison(
+        control_value=0.0, variant_value=0.115, absolute_uplift=0.115,
+        absolute_ci=Interval(0.096, 0.134), relative_uplift=None, relative_ci=None,
+        p_value=1e-12, error=ResultError.CONTROL_ZERO,
+    )
+    offer = dataclasses.replace(
+        warranty.variants[0], name="30 W fast charger", comparisons={"conversion": zero_control}
+    )
+    report = dataclasses.replace(warranty, variants=(warranty.variants[1], offer))
+
+    assert describe_verdict(report).text == (
+        "Variant “30 W fast charger” converts significantly better than control: "
+        "+11.5 pp [+9.6 pp, +13.4 pp], p < 0.001."
+    )

@@ -26,7 +26,7 @@ SPEC_VERSION = 1
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The snapshot document as served, its ETag, and the same content parsed by the SDK's rules."""
+    """The snapshot document as served, its (unquoted) ETag, and the content parsed by the SDK."""
 
     body: dict[str, Any]
     etag: str
@@ -48,7 +48,7 @@ def build_snapshot(session: Session, *, now: datetime) -> Snapshot:
         "generated_at": now.isoformat(),
         "experiments": experiments,
     }
-    return Snapshot(body=body, etag=f'"{version}"', parsed=parse_snapshot(body))
+    return Snapshot(body=body, etag=version, parsed=parse_snapshot(body))
 
 
 def placement_ranges(rows: list[ExperimentRow]) -> dict[str, tuple[int, int]]:

@@ -12,6 +12,7 @@ from offerlab.api.context import services
 from offerlab.errors import InvalidRequest, OfferlabError
 from offerlab.services.assignment import assign_visitor
 from offerlab.services.ingest import ingest_batch
+from offerlab.services.report_json import plain
 from offerlab.storage.db import session_scope
 from offerlab.validation import describe_validation_error
 
@@ -49,13 +50,16 @@ def json_body() -> Any:
 @bp.get("/snapshot")
 @require("config")
 def snapshot() -> Response:
-    current = services().snapshots.get()
-    if current.etag in request.if_none_match:
+    ctx = services()
+    current = ctx.snapshots.get()
+    if request.if_none_match.contains(current.etag):
         response = Response(status=304)
     else:
         response = jsonify(current.body)
-    response.headers["ETag"] = current.etag
-    response.headers["Cache-Control"] = f"private, max-age={services().settings.snapshot_max_age_seconds}"
+    response.set_etag(current.etag)
+    response.headers["Cache-Control"] = (
+        f"private, max-age={ctx.settings.snapshot_max_age_seconds}"
+    )
     return response
 
 
@@ -80,7 +84,7 @@ def assign() -> Response:
     return jsonify(
         experiment=assignment.experiment,
         variant=assignment.variant,
-        payload=assignment.payload,
+        payload=plain(assignment.payload),
         in_experiment=assignment.in_experiment,
         reason=str(assignment.reason),
         allocation_version=assignment.allocation_version,

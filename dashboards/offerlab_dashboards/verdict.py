@@ -1,0 +1,126 @@
+"""Pure plain-language verdict of an experiment, for a manager to read at a glance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from offerlab.domain.reports import Comparison, ExperimentReport, VariantResult
+from offerlab_dashboards import formatting as fmt
+from offerlab_dashboards.significance import (
+    AVERAGE_ORDER_VALUE,
+    CONVERSION,
+    METRIC_LABELS,
+    REVENUE_PER_VISITOR,
+    Significance,
+    classify_significance,
+    find_comparison,
+    format_comparison_uplift,
+    primary_metric,
+)
+
+_PHRASES: Mapping[str, tuple[str, str]] = {
+    CONVERSION: ("converts significantly better", "converts significantly worse"),
+    AVERAGE_ORDER_VALUE: (
+        "has a significantly higher average order value",
+        "has a significantly lower average order value",
+    ),
+    REVENUE_PER_VISITOR: (
+        "earns significantly more revenue per visitor",
+        "earns significantly less revenue per visitor",
+    ),
+}
+
+Candidate = tuple[VariantResult, Comparison]
+
+
+@dataclass(frozen=True)
+class VerdictView:
+    text: str
+    significance: Significance
+
+
+def describe_verdict(report: ExperimentReport) -> VerdictView:
+    """The verdict on the experiment's primary metric, plus a conclusive secondary if any."""
+    challengers = [result for result in report.variants if not result.is_control]
+    if not challengers:
+        return VerdictView(
+            "Only the control is set up: there is nothing to compare yet.",
+            Significance.NOT_ENOUGH_DATA,
+        )
+    metric = primary_metric(report)
+    verdict = _verdict_on(metric, challengers, fmt.format_confidence(report.experiment.alpha))
+    if verdict.significance in (Significance.BETTER, Significance.WORSE):
+        return verdict
+    note = _secondary_note(challengers, primary=metric)
+    return verdict if note is None else VerdictView(f"{verdict.text} {note}", verdict.significance)
+
+
+def _badges(
+    metric: str, challengers: Sequence[VariantResult]
+) -> dict[Significance, list[Candidate]]:
+    by_badge: dict[Significance, list[Candidate]] = {}
+    for result in challengers:
+        comparison = find_comparison(result, metric)
+        if comparison is not None:
+            by_badge.setdefault(classify_significance(comparison), []).append((result, comparison))
+    return by_badge
+
+
+def _verdict_on(
+    metric: str, challengers: Sequence[VariantResult], confidence: str
+) -> VerdictView:
+    by_badge = _badges(metric, challengers)
+    for badge in (Significance.BETTER, Significance.WORSE):
+        if by_badge.get(badge):
+            best = _extreme(by_badge[badge], lowest=badge is Significance.WORSE)
+            return VerdictView(_sentence(best, metric, badge), badge)
+    if by_badge.get(Significance.NOT_SIGNIFICANT):
+        result, comparison = _extreme(by_badge[Significance.NOT_SIGNIFICANT])
+        text = (
+            f"No variant differs significantly from control in {METRIC_LABELS[metric].lower()} "
+            f"yet at {confidence} confidence. Best so far: {_quoted(result)} at "
+            f"{format_comparison_uplift(comparison, metric)}."
+        )
+        return VerdictView(text, Significance.NOT_SIGNIFICANT)
+    return VerdictView(
+        f"Not enough data yet to compare {METRIC_LABELS[metric].lower()} with control.",
+        Significance.NOT_ENOUGH_DATA,
+    )
+
+
+def _secondary_note(challengers: Sequence[VariantResult], *, primary: str) -> str | None:
+    for metric in METRIC_LABELS:
+        if metric == primary:
+            continue
+        by_badge = _badges(metric, challengers)
+        for badge in (Significance.BETTER, Significance.WORSE):
+            if by_badge.get(badge):
+                best = _extreme(by_badge[badge], lowest=badge is Significance.WORSE)
+                return _sentence(best, metric, badge)
+    return None
+
+
+def _extreme(candidates: Sequence[Candidate], *, lowest: bool = False) -> Candidate:
+    def uplift(candidate: Candidate) -> float:
+        comparison = candidate[1]
+        value = comparison.relative_uplift
+        if value is None:
+            value = comparison.absolute_uplift or 0.0
+        return -value if lowest else value
+
+    return max(candidates, key=uplift)
+
+
+def _quoted(result: VariantResult) -> str:
+    return f"“{result.name or result.variant}”"
+
+
+def _sentence(candidate: Candidate, metric: str, badge: Significance) -> str:
+    result, comparison = candidate
+    better, worse = _PHRASES.get(metric, _PHRASES[CONVERSION])
+    phrase = better if badge is Significance.BETTER else worse
+    uplift = format_comparison_uplift(comparison, metric)
+    p_value = fmt.format_p_value(comparison.p_value)
+    details = ", ".join(part for part in (uplift, p_value) if part != fmt.NO_VALUE)
+    return f"Variant {_quoted(result)} {phrase} than control: {details}."

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+@pytest.fixture
+def applied(app, sessions, clock):  # type: ignore[no-untyped-def]
+    """The shipped example experiments, applied to the test database."""
+    from offerlab.definitions import load_definitions
+    from offerlab.services.experiments import apply_definitions
+    from offerlab.storage.db import session_scope
+
+    loaded = load_definitions(EXPERIMENTS)
+    assert loaded.ok, loaded.problems
+    with session_scope(sessions) as session:
+        apply_definitions(session, loaded.experiments, now=clock())
+    app.extensions["offerlab"].snapshots.invalidate()
+    return {experiment.key: experiment for experiment in loaded.experiments}
