@@ -8,7 +8,10 @@ Changing any expected value means changing the spec: bump ``spec_version``.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
+import math
 import random
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +21,7 @@ import mmh3
 
 SPEC_VERSION = 1
 SEED = 20261125
+POOL_SIZE = 200_000
 VECTORS = Path(__file__).resolve().parent / "vectors"
 
 SALTS = ["cart-accessory-cross-sell", "checkout_warranty_price", "PDP-upgrade-2026", "a", "x-1_Y"]
@@ -36,12 +40,39 @@ WEIGHT_SETS = [
     [1, 4999, 1, 4998, 1],
 ]
 TRAFFICS = [10000, 5000, 1, 0, 2500, 9999]
-RANGES = [[0, 10000], [0, 5000], [5000, 10000], [2500, 7500], [0, 1], [9999, 10000], [3000, 3000],
-          [1234, 5678]]
+RANGES = [
+    [0, 10000],
+    [0, 5000],
+    [5000, 10000],
+    [2500, 7500],
+    [0, 1],
+    [9999, 10000],
+    [3000, 3000],
+    [1234, 5678],
+]
 FIXED_IDS = [
-    "visitor-1", "42", "0", "a", "550e8400-e29b-41d4-a716-446655440000", "VISITOR-1",
-    "josé", "straße-7", "Ærøskøbing", "e\u0301", "é", "ß", "顧客-3", "訪問者", "고객",
-    "🛒", "user-😀", "👩‍👩‍👧", "Ω≈ç√", "tab\tand space", "dot.in.id", "slash/in/id",
+    "visitor-1",
+    "42",
+    "0",
+    "a",
+    "550e8400-e29b-41d4-a716-446655440000",
+    "VISITOR-1",
+    "josé",
+    "straße-7",
+    "Ærøskøbing",
+    "e\u0301",
+    "é",
+    "ß",
+    "顧客-3",
+    "訪問者",
+    "고객",
+    "🛒",
+    "user-😀",
+    "👩‍👩‍👧",
+    "Ω≈ç√",
+    "tab\tand space",
+    "dot.in.id",
+    "slash/in/id",
 ]
 
 
@@ -76,11 +107,6 @@ def visitor_ids(rng: random.Random) -> list[str]:
     return ids
 
 
-def boundary_ids(count: int) -> list[tuple[str, int, Fraction]]:
-    """A pool of candidate ids, searched for positions close to range boundaries."""
-    return [(f"b-{n}", *position(f"b-{n}")) for n in range(count)]
-
-
 def variant_case(salt: str, visitor_id: str, weights_bp: list[int], traffic_bp: int) -> dict:
     hash_value, pos = position(f"{salt}.{visitor_id}")
     return {
@@ -113,24 +139,30 @@ def boundaries(weights_bp: list[int], traffic_bp: int) -> list[Fraction]:
     return edges
 
 
-def near_boundary_ids(salt: str, weights_bp: list[int], traffic_bp: int, pool: list[str]) -> list[str]:
-    """Ids of ``pool`` whose position is closest to each edge, from below and from above."""
-    positioned = sorted((position(f"{salt}.{vid}")[1], vid) for vid in pool)
-    chosen = []
+@functools.cache
+def sorted_pool(salt: str, count: int) -> tuple[list[int], list[str]]:
+    """The candidate ids ``b-<n>`` sorted by their experiment hash under ``salt``."""
+    hashed = sorted((position(f"{salt}.b-{n}")[0], f"b-{n}") for n in range(count))
+    return [h for h, _ in hashed], [vid for _, vid in hashed]
+
+
+def near_boundary_ids(salt: str, weights_bp: list[int], traffic_bp: int) -> list[str]:
+    """Candidate ids whose position is closest to each range edge, from below and from above."""
+    hashes, ids = sorted_pool(salt, POOL_SIZE)
+    chosen = set()
     for edge in boundaries(weights_bp, traffic_bp):
-        below = [vid for pos, vid in positioned if pos < edge][-1:]
-        above = [vid for pos, vid in positioned if pos >= edge][:1]
-        chosen += below + above
-    return sorted(set(chosen))
+        first_at_or_above = bisect.bisect_left(hashes, math.ceil(edge * 2**32))
+        chosen.update(ids[max(first_at_or_above - 1, 0) : first_at_or_above + 1])
+    return sorted(chosen)
 
 
-def variant_cases(rng: random.Random, ids: list[str], pool: list[str]) -> list[dict]:
+def variant_cases(rng: random.Random, ids: list[str]) -> list[dict]:
     cases = []
     for weights_bp in WEIGHT_SETS:
         for traffic_bp in TRAFFICS:
             salt = rng.choice(SALTS)
             sample = rng.sample(ids, 12)
-            sample += near_boundary_ids(salt, weights_bp, traffic_bp, pool)
+            sample += near_boundary_ids(salt, weights_bp, traffic_bp)
             cases += [variant_case(salt, vid, weights_bp, traffic_bp) for vid in sample]
     return cases
 
@@ -147,35 +179,58 @@ def placement_cases(rng: random.Random, ids: list[str], pool: list[str]) -> list
 def hash_cases(ids: list[str]) -> list[dict]:
     texts = ["", "a", "abc", "cart-accessory-cross-sell.visitor-1", "placement/cart.visitor-1"]
     texts += [f"{SALTS[0]}.{vid}" for vid in ids[: len(FIXED_IDS)]]
-    return [{"input": text, "utf8_hex": text.encode("utf-8").hex(), "hash": position(text)[0]}
-            for text in texts]
+    return [
+        {"input": text, "utf8_hex": text.encode("utf-8").hex(), "hash": position(text)[0]}
+        for text in texts
+    ]
 
 
 def bucketing_vectors() -> dict[str, Any]:
     rng = random.Random(SEED)
     ids = visitor_ids(rng)
-    pool = [vid for vid, _, _ in boundary_ids(200_000)]
+    pool = [f"b-{n}" for n in rng.sample(range(POOL_SIZE), 200)]
     return {
         "spec_version": SPEC_VERSION,
         "description": "offerlab hashing spec v1: murmur3_32(seed 0) over UTF-8, see sdk/SPEC.md",
         "hash_cases": hash_cases(ids),
-        "variant_cases": variant_cases(rng, ids, pool),
+        "variant_cases": variant_cases(rng, ids),
         "placement_cases": placement_cases(rng, ids, pool),
     }
 
 
 # --- evaluation vectors -------------------------------------------------------------------
 
+
 def variant(key: str, weight_bp: int, payload: dict | None = None) -> dict:
-    return {"key": key, "name": key.replace("-", " ").capitalize(), "weight_bp": weight_bp,
-            "payload": payload or {}}
+    return {
+        "key": key,
+        "name": key.replace("-", " ").capitalize(),
+        "weight_bp": weight_bp,
+        "payload": payload or {},
+    }
 
 
-def experiment(key: str, placement: str, status: str, range_bp: list[int], traffic_bp: int,
-               variants: list[dict], offer_kind: str = "cross_sell") -> dict:
-    return {"key": key, "salt": key, "status": status, "placement": placement,
-            "offer_kind": offer_kind, "traffic_bp": traffic_bp, "placement_range_bp": range_bp,
-            "allocation_version": 3, "control": variants[0]["key"], "variants": variants}
+def experiment(
+    key: str,
+    placement: str,
+    status: str,
+    range_bp: list[int],
+    traffic_bp: int,
+    variants: list[dict],
+    offer_kind: str = "cross_sell",
+) -> dict:
+    return {
+        "key": key,
+        "salt": key,
+        "status": status,
+        "placement": placement,
+        "offer_kind": offer_kind,
+        "traffic_bp": traffic_bp,
+        "placement_range_bp": range_bp,
+        "allocation_version": 3,
+        "control": variants[0]["key"],
+        "variants": variants,
+    }
 
 
 def demo_snapshot() -> dict[str, Any]:
@@ -185,24 +240,56 @@ def demo_snapshot() -> dict[str, Any]:
         "snapshot_version": "v1-vectors",
         "generated_at": "2026-11-25T10:00:00+00:00",
         "experiments": [
-            experiment("cart-accessory-cross-sell", "cart", "running", [0, 5000], 5000, [
-                variant("no-offer", 5000),
-                variant("case", 3000, {"sku": "CASE-01", "price": 19.0, "message": "Add a case"}),
-                variant("charger", 2000, {"sku": "CHG-20", "price": 24.9}),
-            ]),
-            experiment("cart-free-shipping-nudge", "cart", "running", [5000, 8000], 10000, [
-                variant("no-bar", 5000),
-                variant("bar-75", 5000, {"threshold": 75, "currency": "EUR"}),
-            ]),
-            experiment("checkout-warranty-price", "checkout", "paused", [0, 10000], 10000, [
-                variant("warranty-49", 3334, {"price": 49}),
-                variant("warranty-39", 3333, {"price": 39}),
-                variant("warranty-29", 3333, {"price": 29}),
-            ], offer_kind="upsell"),
-            experiment("product-page-storage-upgrade", "product_page", "running", [0, 10000], 10000, [
-                variant("no-upgrade", 9000),
-                variant("upgrade-256gb", 1000, {"sku": "STOR-256", "price": 100.0}),
-            ], offer_kind="upsell"),
+            experiment(
+                "cart-accessory-cross-sell",
+                "cart",
+                "running",
+                [0, 5000],
+                5000,
+                [
+                    variant("no-offer", 5000),
+                    variant(
+                        "case", 3000, {"sku": "CASE-01", "price": 19.0, "message": "Add a case"}
+                    ),
+                    variant("charger", 2000, {"sku": "CHG-20", "price": 24.9}),
+                ],
+            ),
+            experiment(
+                "cart-free-shipping-nudge",
+                "cart",
+                "running",
+                [5000, 8000],
+                10000,
+                [
+                    variant("no-bar", 5000),
+                    variant("bar-75", 5000, {"threshold": 75, "currency": "EUR"}),
+                ],
+            ),
+            experiment(
+                "checkout-warranty-price",
+                "checkout",
+                "paused",
+                [0, 10000],
+                10000,
+                [
+                    variant("warranty-49", 3334, {"price": 49}),
+                    variant("warranty-39", 3333, {"price": 39}),
+                    variant("warranty-29", 3333, {"price": 29}),
+                ],
+                offer_kind="upsell",
+            ),
+            experiment(
+                "product-page-storage-upgrade",
+                "product_page",
+                "running",
+                [0, 10000],
+                10000,
+                [
+                    variant("no-upgrade", 9000),
+                    variant("upgrade-256gb", 1000, {"sku": "STOR-256", "price": 100.0}),
+                ],
+                offer_kind="upsell",
+            ),
         ],
     }
 
@@ -229,8 +316,11 @@ def expected_offer(snapshot: dict | None, placement: str, visitor_id: str) -> di
         return outcome(None, None, "fallback")
     _, pos = position(f"placement/{placement}.{visitor_id}")
     for exp in snapshot["experiments"]:
-        if (exp["placement"] == placement and exp["status"] == "running"
-                and expected_in_range(pos, exp["placement_range_bp"])):
+        if (
+            exp["placement"] == placement
+            and exp["status"] == "running"
+            and expected_in_range(pos, exp["placement_range_bp"])
+        ):
             return expected_evaluation(exp, visitor_id)
     return outcome(None, None, "no_experiment")
 
@@ -254,15 +344,36 @@ def evaluation_cases(snapshot: dict, ids: list[str]) -> list[dict]:
     cases = []
     for key in [*by_key, "no-such-experiment"]:
         for vid in ids:
-            cases.append({"call": "evaluate", "snapshot": "demo", "experiment": key,
-                          "visitor_id": vid, "expected": expected_evaluation(by_key.get(key), vid)})
+            cases.append(
+                {
+                    "call": "evaluate",
+                    "snapshot": "demo",
+                    "experiment": key,
+                    "visitor_id": vid,
+                    "expected": expected_evaluation(by_key.get(key), vid),
+                }
+            )
     for placement in PLACEMENTS:
         for vid in ids:
-            cases.append({"call": "offer_for", "snapshot": "demo", "placement": placement,
-                          "visitor_id": vid, "expected": expected_offer(snapshot, placement, vid)})
+            cases.append(
+                {
+                    "call": "offer_for",
+                    "snapshot": "demo",
+                    "placement": placement,
+                    "visitor_id": vid,
+                    "expected": expected_offer(snapshot, placement, vid),
+                }
+            )
     for vid in ids[:5]:
-        cases.append({"call": "offer_for", "snapshot": None, "placement": "cart",
-                      "visitor_id": vid, "expected": expected_offer(None, "cart", vid)})
+        cases.append(
+            {
+                "call": "offer_for",
+                "snapshot": None,
+                "placement": "cart",
+                "visitor_id": vid,
+                "expected": expected_offer(None, "cart", vid),
+            }
+        )
     return cases
 
 

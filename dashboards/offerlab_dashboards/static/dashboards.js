@@ -3,15 +3,18 @@
 (function () {
   "use strict";
 
+  const HOUR = 3600 * 1000;
+
+  // Shorter time spans need finer labels: a demo bandit re-weights every few seconds.
+  function timeParts(span) {
+    if (span < 2 * HOUR) return { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (span < 48 * HOUR) return { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    return { month: "short", day: "numeric" };
+  }
+
   const formatters = {
     percent: (value) => `${Number(value).toFixed(1)}%`,
-    datetime: (value) =>
-      new Date(value).toLocaleString(undefined, {
-        month: "short",
-        day: "numeric",
-        hour: "2-digit",
-        minute: "2-digit",
-      }),
+    datetime: (value, span) => new Date(value).toLocaleString(undefined, timeParts(span)),
   };
 
   function formatterFor(spec, axis) {
@@ -19,12 +22,20 @@
     return formatters[name] || ((value) => String(value));
   }
 
+  function spanOf(scale) {
+    return scale ? scale.max - scale.min : 0;
+  }
+
   function applyTickFormats(spec) {
     const scales = (spec.config.options.scales = spec.config.options.scales || {});
     for (const axis of Object.keys(spec.axis_formats || {})) {
       const scale = (scales[axis] = scales[axis] || {});
       const format = formatterFor(spec, axis);
-      scale.ticks = Object.assign({}, scale.ticks, { callback: (value) => format(value) });
+      scale.ticks = Object.assign({}, scale.ticks, {
+        callback: function (value) {
+          return format(value, spanOf(this));
+        },
+      });
     }
   }
 
@@ -43,7 +54,11 @@
     const named = (spec.axis_formats || {})[indexAxis];
     if (!named) return undefined;
     const format = formatterFor(spec, indexAxis);
-    return (items) => (items.length ? format(items[0].parsed[indexAxis]) : "");
+    return (items) => {
+      if (!items.length) return "";
+      const scale = items[0].chart.scales[indexAxis];
+      return format(items[0].parsed[indexAxis], spanOf(scale));
+    };
   }
 
   function applyTooltips(spec) {

@@ -2,7 +2,9 @@
 
 Each exposed visitor is one unit in the variant of its first exposure. Its revenue is the value of
 its orders inside the attribution window after that exposure. Sums are taken per unit first, then
-per variant, so the statistics code never sees raw events.
+per variant, so the statistics code never sees raw events. Every exposure comes from an
+impression event of the same experiment, so the inner join keeps every exposed unit; one pass
+over the visitor's events (a hash join on visitor_id) keeps the cost linear in the events.
 """
 
 from __future__ import annotations
@@ -14,45 +16,26 @@ from offerlab.domain.stats.sufficient import VariantTotals
 
 VARIANT_TOTALS_SQL = text(
     """
-WITH exposed AS (
-    SELECT visitor_id, variant_key, first_ts_ms
-    FROM exposures
-    WHERE experiment_id = :experiment_id
-),
-impressions AS (
-    SELECT visitor_id, COUNT(*) AS n
-    FROM events
-    WHERE experiment_id = :experiment_id AND kind = 'impression'
-    GROUP BY visitor_id
-),
-acceptances AS (
-    SELECT visitor_id, COUNT(*) AS n, SUM(value) AS value
-    FROM events
-    WHERE experiment_id = :experiment_id AND kind = 'acceptance'
-    GROUP BY visitor_id
-),
-attributed_orders AS (
-    SELECT x.visitor_id, COUNT(*) AS n, SUM(o.value) AS value, SUM(o.value * o.value) AS value_sq
-    FROM exposed x
-    JOIN events o
-      ON o.kind = 'order'
-     AND o.visitor_id = x.visitor_id
-     AND o.ts_ms >= x.first_ts_ms
-     AND o.ts_ms < x.first_ts_ms + :window_ms
-    GROUP BY x.visitor_id
-),
-units AS (
+WITH units AS (
     SELECT x.variant_key,
-           COALESCE(i.n, 0) AS impressions,
-           COALESCE(a.n, 0) AS acceptances,
-           COALESCE(a.value, 0.0) AS acceptance_value,
-           COALESCE(o.n, 0) AS orders,
-           COALESCE(o.value, 0.0) AS revenue,
-           COALESCE(o.value_sq, 0.0) AS order_value_sq
-    FROM exposed x
-    LEFT JOIN impressions i ON i.visitor_id = x.visitor_id
-    LEFT JOIN acceptances a ON a.visitor_id = x.visitor_id
-    LEFT JOIN attributed_orders o ON o.visitor_id = x.visitor_id
+           SUM(CASE WHEN e.kind = 'impression' AND e.experiment_id = :experiment_id
+                    THEN 1 ELSE 0 END) AS impressions,
+           SUM(CASE WHEN e.kind = 'acceptance' AND e.experiment_id = :experiment_id
+                    THEN 1 ELSE 0 END) AS acceptances,
+           SUM(CASE WHEN e.kind = 'acceptance' AND e.experiment_id = :experiment_id
+                    THEN e.value ELSE 0.0 END) AS acceptance_value,
+           SUM(CASE WHEN e.kind = 'order' THEN 1 ELSE 0 END) AS orders,
+           SUM(CASE WHEN e.kind = 'order' THEN e.value ELSE 0.0 END) AS revenue,
+           SUM(CASE WHEN e.kind = 'order' THEN e.value * e.value ELSE 0.0 END) AS order_value_sq
+    FROM exposures x
+    JOIN events e
+      ON e.visitor_id = x.visitor_id
+     AND (e.experiment_id = :experiment_id
+          OR (e.kind = 'order'
+              AND e.ts_ms >= x.first_ts_ms
+              AND e.ts_ms < x.first_ts_ms + :window_ms))
+    WHERE x.experiment_id = :experiment_id
+    GROUP BY x.variant_key, x.visitor_id
 )
 SELECT variant_key,
        COUNT(*) AS units,

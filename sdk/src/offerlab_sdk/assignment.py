@@ -11,7 +11,7 @@ try:
     from enum import StrEnum
 except ImportError:  # Python 3.10: the SDK supports it, StrEnum arrived in 3.11
 
-    class StrEnum(str, enum.Enum):  # type: ignore[no-redef]
+    class StrEnum(str, enum.Enum):  # type: ignore[no-redef]  # noqa: UP042
         """A str-valued Enum whose str() is its value, as enum.StrEnum in Python 3.11."""
 
         def __str__(self) -> str:

@@ -8,19 +8,27 @@ from __future__ import annotations
 
 import math
 import numbers
+from bisect import bisect_right
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import NamedTuple
 
 import mmh3
 
 BASIS_POINTS = 10_000
 HASH_SPACE = 2**32
 
-# A position h / 2**32 is compared with bp / 10**4 (placement) or bp / 10**8 (traffic times
-# weight). Multiplying both sides by 2**32 * 10**8 keeps every comparison in integers.
+# Spec test for variant i: S_i * 10**4 * 2**32 <= h * 10**8 < (S_i * 10**4 + T * W_i) * 2**32.
+# For an integer h, "c <= h * 10**8" is exactly "h >= ceil(c / 10**8)", so each range becomes a
+# pair of integer hash thresholds computed once per experiment: same result, no big integers.
 _SCALE = BASIS_POINTS * BASIS_POINTS
 
-Bounds = tuple[tuple[int, int], ...]
+
+class Bounds(NamedTuple):
+    """Variant i owns the hashes ``lows[i] <= h < highs[i]``; ``lows`` is non-decreasing."""
+
+    lows: tuple[int, ...]
+    highs: tuple[int, ...]
 
 
 def hash_uint32(text: str) -> int:
@@ -44,27 +52,30 @@ def position(hash_value: int) -> float:
 
 
 def variant_bounds(weights_bp: Sequence[int], traffic_bp: int) -> Bounds:
-    """Return each variant's [low, high) range on the scale ``hash * 10**8``.
+    """Return the integer hash thresholds of every variant's covered range.
 
     Variant i owns positions [S_i / 10**4, S_i / 10**4 + T * W_i / 10**8): coverage is applied
     inside each variant's range, so raising traffic never moves an included visitor.
     """
-    bounds = []
+    lows, highs = [], []
     start_bp = 0
     for weight_bp in weights_bp:
-        low = start_bp * BASIS_POINTS * HASH_SPACE
-        high = (start_bp * BASIS_POINTS + traffic_bp * weight_bp) * HASH_SPACE
-        bounds.append((low, high))
+        lows.append(_ceil_div(start_bp * BASIS_POINTS * HASH_SPACE, _SCALE))
+        highs.append(
+            _ceil_div((start_bp * BASIS_POINTS + traffic_bp * weight_bp) * HASH_SPACE, _SCALE)
+        )
         start_bp += weight_bp
-    return tuple(bounds)
+    return Bounds(tuple(lows), tuple(highs))
 
 
 def index_for_hash(hash_value: int, bounds: Bounds) -> int | None:
     """Return the index of the range containing ``hash_value``, or None when outside traffic."""
-    scaled = hash_value * _SCALE
-    for index, (low, high) in enumerate(bounds):
-        if low <= scaled < high:
-            return index
+    # The last range starting at or below the hash is the only candidate: ranges never overlap,
+    # and a zero-width range is skipped because a later one shares its start.
+    lows, highs = bounds
+    index = bisect_right(lows, hash_value) - 1
+    if hash_value < highs[index]:
+        return index
     return None
 
 
@@ -127,3 +138,7 @@ def _check_weights(weights: Sequence[float]) -> None:
     total = math.fsum(float(weight) for weight in weights)
     if abs(total - 1.0) > 1e-6:
         raise ValueError(f"weights must sum to 1 (within 1e-6), got {total!r}")
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    return -(-numerator // denominator)

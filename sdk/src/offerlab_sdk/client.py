@@ -13,14 +13,14 @@ import numbers
 import threading
 import time
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import httpx
 
 from offerlab_sdk.assignment import FALLBACK, NO_EXPERIMENT, Assignment, fallback_for
-from offerlab_sdk.evaluate import evaluate, experiment_at_placement
+from offerlab_sdk.evaluate import CompiledExperiment, experiment_at_placement
 from offerlab_sdk.events import (
     ClientStats,
     EventPipeline,
@@ -28,7 +28,7 @@ from offerlab_sdk.events import (
     impression_event,
     order_event,
 )
-from offerlab_sdk.snapshot import ExperimentConfig, Snapshot, SnapshotError, load_snapshot
+from offerlab_sdk.snapshot import Snapshot, SnapshotError, load_snapshot
 from offerlab_sdk.sticky import InMemoryStickyStore, StickyStore
 from offerlab_sdk.transport import HttpTransport, TransportError
 
@@ -65,8 +65,11 @@ class Client:
         _check_text("sdk_key", sdk_key)
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        for name, value in (("refresh_interval", refresh_interval), ("timeout", timeout),
-                            ("flush_interval", flush_interval)):
+        for name, value in (
+            ("refresh_interval", refresh_interval),
+            ("timeout", timeout),
+            ("flush_interval", flush_interval),
+        ):
             _check_positive(name, value)
         for name, value in (("max_queue", max_queue), ("batch_size", batch_size)):
             _check_count(name, value)
@@ -74,7 +77,9 @@ class Client:
         self._refresh_interval = float(refresh_interval)
         self._sticky = InMemoryStickyStore() if sticky_store is None else sticky_store
         self._http = HttpTransport(base_url, sdk_key, timeout=timeout, transport=transport)
+        self._sticky_get, self._sticky_set = self._sticky.get, self._sticky.set
         self._snapshot: Snapshot | None = None
+        self._compiled_by_key: Mapping[str, CompiledExperiment] | None = None
         self._etag: str | None = None
         self._refresh_lock = threading.Lock()
         self._closed = threading.Event()
@@ -106,7 +111,22 @@ class Client:
     ) -> Assignment:
         """Return the visitor's assignment in an experiment (no network IO, never raises)."""
         try:
-            return self._assign(experiment_key, visitor_id)
+            compiled_by_key = self._compiled_by_key
+            if compiled_by_key is None or type(visitor_id) is not str or not visitor_id:
+                return self._unassigned(experiment_key, visitor_id)
+            experiment = compiled_by_key.get(experiment_key)
+            if experiment is None:
+                return self._unassigned(experiment_key, visitor_id)
+            # _sticky_evaluate inlined: assign is the hot path of every storefront request.
+            remembered = self._sticky_get(experiment_key, visitor_id)
+            if remembered is not None:
+                sticky = experiment.sticky.get(remembered)
+                if sticky is not None:
+                    return sticky
+            assignment = experiment.evaluate(visitor_id)
+            if assignment.in_experiment:
+                self._sticky_set(experiment_key, visitor_id, assignment.variant)  # type: ignore[arg-type]
+            return assignment
         except Exception as error:
             key = experiment_key if isinstance(experiment_key, str) else None
             return self._swallow(error, fallback_for(key))
@@ -124,6 +144,7 @@ class Client:
         self, assignment: Assignment, visitor_id: str, attributes: Mapping[str, Any] | None = None
     ) -> bool:
         """Queue an impression once the offer is rendered; no-op (False) outside the experiment."""
+
         def build() -> dict[str, Any] | None:
             if not _counted(assignment):
                 return None
@@ -141,13 +162,18 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
     ) -> bool:
         """Queue an acceptance of the offer; no-op (False) outside the experiment."""
+
         def build() -> dict[str, Any] | None:
             if not _counted(assignment):
                 return None
             _check_text("visitor_id", visitor_id)
             return acceptance_event(
-                assignment, visitor_id, _attributes(attributes),
-                value=_money(value), currency=_currency(currency), **_stamp(),
+                assignment,
+                visitor_id,
+                _attributes(attributes),
+                value=_money(value),
+                currency=_currency(currency),
+                **_stamp(),
             )
 
         return self._guard(lambda: self._enqueue(build()), default=False)
@@ -161,12 +187,17 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
     ) -> bool:
         """Queue an order placed by the visitor (revenue for AOV and revenue per visitor)."""
+
         def build() -> dict[str, Any]:
             _check_text("visitor_id", visitor_id)
             _check_text("order_id", order_id)
             return order_event(
-                visitor_id, _attributes(attributes), order_id=order_id,
-                value=_money(value), currency=_currency(currency), **_stamp(),
+                visitor_id,
+                _attributes(attributes),
+                order_id=order_id,
+                value=_money(value),
+                currency=_currency(currency),
+                **_stamp(),
             )
 
         return self._guard(lambda: self._enqueue(build()), default=False)
@@ -193,15 +224,10 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _assign(self, experiment_key: str, visitor_id: str) -> Assignment:
+    def _unassigned(self, experiment_key: str, visitor_id: str) -> Assignment:
+        _check_text("experiment_key", experiment_key)
         _check_text("visitor_id", visitor_id)
-        snapshot = self._snapshot
-        if snapshot is None:
-            return fallback_for(experiment_key)
-        experiment = snapshot.experiment_by_key.get(experiment_key)
-        if experiment is None:
-            return fallback_for(experiment_key)
-        return self._sticky_evaluate(experiment, visitor_id)
+        return fallback_for(experiment_key)
 
     def _offer_for(self, placement: str, visitor_id: str) -> Assignment:
         _check_text("placement", placement)
@@ -212,18 +238,17 @@ class Client:
         experiment = experiment_at_placement(snapshot, placement, visitor_id)
         if experiment is None:
             return NO_EXPERIMENT
-        return self._sticky_evaluate(experiment, visitor_id)
+        return self._sticky_evaluate(experiment.compiled, visitor_id)
 
-    def _sticky_evaluate(self, experiment: ExperimentConfig, visitor_id: str) -> Assignment:
-        if experiment.is_running:
-            remembered = self._sticky.get(experiment.key, visitor_id)
-            if remembered is not None:
-                sticky = experiment.outcomes.sticky.get(remembered)
-                if sticky is not None:
-                    return sticky
-        assignment = evaluate(experiment, visitor_id)
-        if assignment.in_experiment and assignment.variant is not None:
-            self._sticky.set(experiment.key, visitor_id, assignment.variant)
+    def _sticky_evaluate(self, experiment: CompiledExperiment, visitor_id: str) -> Assignment:
+        remembered = self._sticky_get(experiment.key, visitor_id)
+        if remembered is not None:
+            sticky = experiment.sticky.get(remembered)
+            if sticky is not None:
+                return sticky
+        assignment = experiment.evaluate(visitor_id)
+        if assignment.in_experiment:
+            self._sticky_set(experiment.key, visitor_id, assignment.variant)  # type: ignore[arg-type]
         return assignment
 
     def _refresh(self) -> bool:
@@ -231,7 +256,9 @@ class Client:
             try:
                 response = self._http.fetch_snapshot(self._etag if self._snapshot else None)
             except TransportError as error:
-                logger.warning("offerlab: snapshot fetch failed, keeping the current one: %s", error)
+                logger.warning(
+                    "offerlab: snapshot fetch failed, keeping the current one: %s", error
+                )
                 return self._snapshot is not None
             if response.status == 304 and self._snapshot is not None:
                 return True
@@ -242,7 +269,9 @@ class Client:
             return True
 
     def _install(self, snapshot: Snapshot, etag: str | None) -> None:
+        compiled_by_key = snapshot.compiled_by_key  # built here, off the request path
         self._snapshot = snapshot
+        self._compiled_by_key = compiled_by_key
         self._etag = etag
 
     def _refresh_forever(self) -> None:
@@ -266,7 +295,9 @@ class Client:
     def _swallow(self, error: Exception, default: _Result) -> _Result:
         """Log ``error`` and answer ``default``; in strict mode re-raise it instead."""
         if isinstance(error, SnapshotError):
-            logger.error("offerlab: invalid snapshot rejected, keeping the last good one: %s", error)
+            logger.error(
+                "offerlab: invalid snapshot rejected, keeping the last good one: %s", error
+            )
         else:
             logger.error("offerlab: SDK call failed, answering %r", default, exc_info=error)
         if self._strict:
@@ -283,7 +314,7 @@ def _counted(assignment: Assignment) -> bool:
 def _stamp() -> dict[str, str]:
     return {
         "event_id": uuid.uuid4().hex,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
 
 

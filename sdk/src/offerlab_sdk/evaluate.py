@@ -7,33 +7,55 @@ otherwise the visitor's variant.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from mmh3 import hash as murmur3_32
+
 from offerlab_sdk.assignment import FALLBACK, NO_EXPERIMENT, Assignment, Reason
-from offerlab_sdk.bucketing import (
-    experiment_input,
-    hash_in_range,
-    hash_uint32,
-    index_for_hash,
-    placement_input,
-)
+from offerlab_sdk.bucketing import hash_in_range, hash_uint32, placement_input
 from offerlab_sdk.snapshot import FULL_RANGE_BP, ExperimentConfig, Snapshot
 
-__all__ = ["Assignment", "Reason", "evaluate", "offer_for", "experiment_at_placement"]
+__all__ = [
+    "Assignment",
+    "CompiledExperiment",
+    "Reason",
+    "compile_experiment",
+    "evaluate",
+    "experiment_at_placement",
+    "offer_for",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExperiment:
+    """An experiment turned into a one-argument evaluator, built once per snapshot."""
+
+    key: str
+    evaluate: Callable[[str], Assignment]
+    sticky: Mapping[str, Assignment]
+    """Assignments served to remembered visitors, by variant key; empty unless running."""
 
 
 def evaluate(experiment: ExperimentConfig | None, visitor_id: str) -> Assignment:
-    """Return the assignment of ``visitor_id`` in ``experiment`` (None means unknown: fallback)."""
+    """Return the assignment of ``visitor_id`` in ``experiment`` (None means unknown: fallback).
+
+    >>> evaluate(None, "visitor-1").reason
+    <Reason.FALLBACK: 'fallback'>
+    """
     if experiment is None:
         return FALLBACK
+    return experiment.compiled.evaluate(visitor_id)
+
+
+def compile_experiment(experiment: ExperimentConfig) -> CompiledExperiment:
+    """Build the evaluator of ``experiment``; every outcome is precomputed, none depends on IO."""
     outcomes = experiment.outcomes
-    if not experiment.is_running:
-        return outcomes.not_running
-    if not _in_slice(experiment, visitor_id):
-        return outcomes.other_experiment
-    index = index_for_hash(hash_uint32(experiment_input(experiment.salt, visitor_id)),
-                           experiment.bounds)
-    if index is None:
-        return outcomes.outside_traffic
-    return outcomes.by_index[index]
+    if experiment.is_running:
+        return CompiledExperiment(experiment.key, _running_evaluator(experiment), outcomes.sticky)
+    not_running = outcomes.not_running
+    return CompiledExperiment(experiment.key, lambda visitor_id: not_running, {})
 
 
 def experiment_at_placement(
@@ -60,9 +82,31 @@ def offer_for(snapshot: Snapshot | None, placement: str, visitor_id: str) -> Ass
     return evaluate(experiment, visitor_id)
 
 
-def _in_slice(experiment: ExperimentConfig, visitor_id: str) -> bool:
+def _running_evaluator(experiment: ExperimentConfig) -> Callable[[str], Assignment]:
+    outcomes = experiment.outcomes
+    by_index, outside, other = (
+        outcomes.by_index,
+        outcomes.outside_traffic,
+        outcomes.other_experiment,
+    )
+    lows, highs = experiment.bounds
     range_bp = experiment.placement_range_bp
-    if range_bp == FULL_RANGE_BP:
-        return True
-    placement_hash = hash_uint32(placement_input(experiment.placement, visitor_id))
-    return hash_in_range(placement_hash, range_bp)
+    # bucketing.experiment_input / placement_input, with the constant prefix built once.
+    salt_prefix = experiment.salt + "."
+    placement_prefix = placement_input(experiment.placement, "")
+
+    def evaluate_in_slice(visitor_id: str) -> Assignment:
+        # bucketing.hash_uint32 and index_for_hash, inlined: this runs on every storefront
+        # request; the contract vectors pin both forms to the same results.
+        hash_value = murmur3_32((salt_prefix + visitor_id).encode("utf-8"), 0, False)
+        index = bisect_right(lows, hash_value) - 1
+        if hash_value < highs[index]:
+            return by_index[index]
+        return outside
+
+    def evaluate_visitor(visitor_id: str) -> Assignment:
+        if hash_in_range(hash_uint32(placement_prefix + visitor_id), range_bp):
+            return evaluate_in_slice(visitor_id)
+        return other
+
+    return evaluate_in_slice if range_bp == FULL_RANGE_BP else evaluate_visitor

@@ -42,8 +42,12 @@ class ClientStats:
 
 
 def impression_event(
-    assignment: Assignment, visitor_id: str, attributes: Mapping[str, Any], *,
-    event_id: str, timestamp: str,
+    assignment: Assignment,
+    visitor_id: str,
+    attributes: Mapping[str, Any],
+    *,
+    event_id: str,
+    timestamp: str,
 ) -> Event:
     """Return the wire object of an impression (the offer was rendered to the visitor)."""
     return {
@@ -60,8 +64,14 @@ def impression_event(
 
 
 def acceptance_event(
-    assignment: Assignment, visitor_id: str, attributes: Mapping[str, Any], *,
-    value: float, currency: str, event_id: str, timestamp: str,
+    assignment: Assignment,
+    visitor_id: str,
+    attributes: Mapping[str, Any],
+    *,
+    value: float,
+    currency: str,
+    event_id: str,
+    timestamp: str,
 ) -> Event:
     """Return the wire object of an acceptance (the visitor took the offer)."""
     event = impression_event(
@@ -72,8 +82,14 @@ def acceptance_event(
 
 
 def order_event(
-    visitor_id: str, attributes: Mapping[str, Any], *,
-    order_id: str, value: float, currency: str, event_id: str, timestamp: str,
+    visitor_id: str,
+    attributes: Mapping[str, Any],
+    *,
+    order_id: str,
+    value: float,
+    currency: str,
+    event_id: str,
+    timestamp: str,
 ) -> Event:
     """Return the wire object of an order placed by the visitor."""
     return {
@@ -203,8 +219,11 @@ class EventPipeline:
         if response.status in _RETRYABLE_STATUSES or response.status >= 500:
             logger.warning("offerlab: events endpoint answered %d, will retry", response.status)
             return self._retry_later(attempt, response.retry_after)
-        logger.error("offerlab: events endpoint refused a batch of %d with status %d; dropped",
-                     len(batch), response.status)
+        logger.error(
+            "offerlab: events endpoint refused a batch of %d with status %d; dropped",
+            len(batch),
+            response.status,
+        )
         self._remove(len(batch), sent=0, rejected=len(batch))
         return None
 

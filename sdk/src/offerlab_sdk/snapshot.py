@@ -13,10 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offerlab_sdk.assignment import Assignment, Reason
 from offerlab_sdk.bucketing import BASIS_POINTS, Bounds, variant_bounds
+
+if TYPE_CHECKING:
+    from offerlab_sdk.evaluate import CompiledExperiment
 
 SPEC_VERSION = 1
 RUNNING = "running"
@@ -42,7 +45,9 @@ class VariantConfig:
         _require(isinstance(self.name, str), f"variant {self.key}: name must be a string")
         _require(_is_int(self.weight_bp), f"variant {self.key}: weight_bp must be an integer")
         _require(0 <= self.weight_bp <= BASIS_POINTS, f"variant {self.key}: weight_bp out of range")
-        _require(isinstance(self.payload, Mapping), f"variant {self.key}: payload must be an object")
+        _require(
+            isinstance(self.payload, Mapping), f"variant {self.key}: payload must be an object"
+        )
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,13 @@ class ExperimentConfig:
         """Every assignment this experiment can produce, built once and shared by all calls."""
         return ExperimentOutcomes.build(self)
 
+    @cached_property
+    def compiled(self) -> CompiledExperiment:
+        """This experiment's evaluator (``offerlab_sdk.evaluate.compile_experiment``), cached."""
+        from offerlab_sdk.evaluate import compile_experiment  # evaluate imports this module
+
+        return compile_experiment(self)
+
 
 @dataclass(frozen=True)
 class ExperimentOutcomes:
@@ -102,10 +114,14 @@ class ExperimentOutcomes:
     @classmethod
     def build(cls, experiment: ExperimentConfig) -> ExperimentOutcomes:
         """Build the outcomes of ``experiment``."""
-        by_index = tuple(_variant_assignment(experiment, v, Reason.IN_EXPERIMENT)
-                         for v in experiment.variants)
-        sticky = {v.key: _variant_assignment(experiment, v, Reason.STICKY)
-                  for v in experiment.variants if v.weight_bp > 0}
+        by_index = tuple(
+            _variant_assignment(experiment, v, Reason.IN_EXPERIMENT) for v in experiment.variants
+        )
+        sticky = {
+            v.key: _variant_assignment(experiment, v, Reason.STICKY)
+            for v in experiment.variants
+            if v.weight_bp > 0
+        }
         return cls(
             by_index=by_index,
             sticky=types.MappingProxyType(sticky),
@@ -125,8 +141,10 @@ class Snapshot:
     experiments: tuple[ExperimentConfig, ...]
 
     def __post_init__(self) -> None:
-        _require(self.spec_version == SPEC_VERSION,
-                 f"unsupported spec_version {self.spec_version!r}, expected {SPEC_VERSION}")
+        _require(
+            self.spec_version == SPEC_VERSION,
+            f"unsupported spec_version {self.spec_version!r}, expected {SPEC_VERSION}",
+        )
         _require(isinstance(self.snapshot_version, str), "snapshot_version must be a string")
         _require(_is_iso_datetime(self.generated_at), "generated_at must be an ISO-8601 datetime")
         keys = [experiment.key for experiment in self.experiments]
@@ -137,6 +155,11 @@ class Snapshot:
     def experiment_by_key(self) -> Mapping[str, ExperimentConfig]:
         """Experiments indexed by key."""
         return types.MappingProxyType({e.key: e for e in self.experiments})
+
+    @cached_property
+    def compiled_by_key(self) -> Mapping[str, CompiledExperiment]:
+        """Every experiment's cached evaluator, indexed by key."""
+        return {e.key: e.compiled for e in self.experiments}
 
     @cached_property
     def running_by_placement(self) -> Mapping[str, tuple[ExperimentConfig, ...]]:
@@ -183,8 +206,10 @@ def _parse_experiment(item: Any, index: int) -> ExperimentConfig:
     where = f"experiments[{index}]"
     _require(isinstance(item, Mapping), f"{where} must be an object")
     range_bp = _field(item, "placement_range_bp", list, where)
-    _require(len(range_bp) == 2 and all(_is_int(b) for b in range_bp),
-             f"{where}.placement_range_bp must be [start, end] integers")
+    _require(
+        len(range_bp) == 2 and all(_is_int(b) for b in range_bp),
+        f"{where}.placement_range_bp must be [start, end] integers",
+    )
     variants = _field(item, "variants", list, where)
     return ExperimentConfig(
         key=_field(item, "key", str, where),
@@ -231,14 +256,25 @@ def _dump_experiment(experiment: ExperimentConfig) -> dict[str, Any]:
 def _validate_experiment(experiment: ExperimentConfig) -> None:
     key = experiment.key
     _require(_is_text(key), f"experiment key must be a non-empty string: {key!r}")
-    _require(isinstance(experiment.salt, str) and SALT_PATTERN.fullmatch(experiment.salt) is not None,
-             f"experiment {key}: salt must match [A-Za-z0-9_-]+, got {experiment.salt!r}")
+    _require(
+        isinstance(experiment.salt, str) and SALT_PATTERN.fullmatch(experiment.salt) is not None,
+        f"experiment {key}: salt must match [A-Za-z0-9_-]+, got {experiment.salt!r}",
+    )
     _require(_is_text(experiment.status), f"experiment {key}: status must be a non-empty string")
-    _require(_is_text(experiment.placement), f"experiment {key}: placement must be a non-empty string")
-    _require(isinstance(experiment.offer_kind, str), f"experiment {key}: offer_kind must be a string")
-    _require(_is_int(experiment.allocation_version), f"experiment {key}: allocation_version must be an integer")
-    _require(_is_int(experiment.traffic_bp) and 0 <= experiment.traffic_bp <= BASIS_POINTS,
-             f"experiment {key}: traffic_bp must be an integer in 0..10000")
+    _require(
+        _is_text(experiment.placement), f"experiment {key}: placement must be a non-empty string"
+    )
+    _require(
+        isinstance(experiment.offer_kind, str), f"experiment {key}: offer_kind must be a string"
+    )
+    _require(
+        _is_int(experiment.allocation_version),
+        f"experiment {key}: allocation_version must be an integer",
+    )
+    _require(
+        _is_int(experiment.traffic_bp) and 0 <= experiment.traffic_bp <= BASIS_POINTS,
+        f"experiment {key}: traffic_bp must be an integer in 0..10000",
+    )
     _check_range(key, experiment.placement_range_bp)
     _check_variants(key, experiment.variants, experiment.control)
 
@@ -250,14 +286,19 @@ def _check_range(key: str, range_bp: tuple[int, int]) -> None:
         and all(_is_int(b) for b in range_bp)
         and 0 <= range_bp[0] <= range_bp[1] <= BASIS_POINTS
     )
-    _require(valid, f"experiment {key}: placement_range_bp must satisfy 0 <= start <= end <= 10000,"
-                    f" got {range_bp!r}")
+    _require(
+        valid,
+        f"experiment {key}: placement_range_bp must satisfy 0 <= start <= end <= 10000,"
+        f" got {range_bp!r}",
+    )
 
 
 def _check_variants(key: str, variants: Sequence[VariantConfig], control: str) -> None:
     _require(len(variants) > 0, f"experiment {key}: needs at least one variant")
-    _require(all(isinstance(v, VariantConfig) for v in variants),
-             f"experiment {key}: variants must be VariantConfig")
+    _require(
+        all(isinstance(v, VariantConfig) for v in variants),
+        f"experiment {key}: variants must be VariantConfig",
+    )
     keys = [v.key for v in variants]
     _require(len(keys) == len(set(keys)), f"experiment {key}: variant keys must be unique: {keys}")
     total = sum(v.weight_bp for v in variants)
@@ -272,10 +313,12 @@ def _check_no_overlap(experiments: Sequence[ExperimentConfig]) -> None:
             by_placement.setdefault(experiment.placement, []).append(experiment)
     for placement, running in by_placement.items():
         ordered = sorted(running, key=lambda e: e.placement_range_bp)
-        for before, after in zip(ordered, ordered[1:]):
-            _require(before.placement_range_bp[1] <= after.placement_range_bp[0],
-                     f"placement {placement}: running experiments {before.key} and {after.key}"
-                     " have overlapping placement_range_bp")
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            _require(
+                before.placement_range_bp[1] <= after.placement_range_bp[0],
+                f"placement {placement}: running experiments {before.key} and {after.key}"
+                " have overlapping placement_range_bp",
+            )
 
 
 def _variant_assignment(
