@@ -116,6 +116,7 @@ class ExperimentSummaryView:
     acceptances: str
     conversion: str
     revenue: str
+    offer_revenue: str
     leading_variant: str
     significance_label: str
     significance_class: str
@@ -226,7 +227,8 @@ def summary_view(summary: ExperimentSummary) -> ExperimentSummaryView:
         acceptances=fmt.format_count(summary.acceptances),
         conversion=fmt.format_percent(summary.conversion_rate),
         revenue=fmt.format_money(summary.revenue),
-        leading_variant=summary.leading_variant or fmt.NO_VALUE,
+        offer_revenue=fmt.format_money(summary.offer_revenue),
+        leading_variant=summary.leading_variant_name or summary.leading_variant or fmt.NO_VALUE,
         significance_label=label,
         significance_class=css_class,
     )

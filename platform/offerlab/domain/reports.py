@@ -76,7 +76,12 @@ class ExperimentReport:
 
 @dataclass(frozen=True)
 class ExperimentSummary:
-    """One experiment's line in a placement report."""
+    """One experiment's line in a placement report.
+
+    `revenue` is the order revenue attributed to exposed visitors; `offer_revenue` the value of
+    accepted offers. The leading variant is the best by the experiment's primary metric
+    (conversion, or revenue per visitor for the revenue objective).
+    """
 
     key: str
     name: str
@@ -88,6 +93,9 @@ class ExperimentSummary:
     revenue: float
     leading_variant: str | None
     significant: bool
+    offer_revenue: float = 0.0
+    leading_variant_name: str | None = None
+    primary_metric: str = "conversion"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from offerlab.domain.reports import (
     PlacementReport,
     VariantResult,
 )
-from offerlab.domain.stats.analysis import CONVERSION, analyse_variants
+from offerlab.domain.model import Objective
+from offerlab.domain.stats.analysis import CONVERSION, REVENUE_PER_VISITOR, analyse_variants
 from offerlab.errors import NotFound
 from offerlab.storage import experiments as store
 from offerlab.storage.aggregates import variant_totals
@@ -62,11 +63,12 @@ def placement_reports(session: Session, *, now: datetime) -> list[PlacementRepor
 
 
 def summarise(report: ExperimentReport) -> ExperimentSummary:
-    """One line per experiment: totals over variants and the best variant by conversion."""
+    """One line per experiment: totals over variants and the leader by the primary metric."""
     variants = report.variants
     units = sum(v.totals.units for v in variants)
     converted = sum(v.totals.converted_units for v in variants)
-    leader = _leading_variant(variants)
+    metric = PRIMARY_METRIC[report.experiment.objective]
+    leader = _leading_variant(variants, metric)
     return ExperimentSummary(
         key=report.experiment.key,
         name=report.experiment.name,
@@ -76,18 +78,30 @@ def summarise(report: ExperimentReport) -> ExperimentSummary:
         acceptances=sum(v.totals.acceptances for v in variants),
         conversion_rate=converted / units if units else None,
         revenue=sum(v.totals.order_value_sum for v in variants),
+        offer_revenue=sum(v.totals.acceptance_value_sum for v in variants),
         leading_variant=leader.variant if leader else None,
-        significant=bool(leader and _beats_control(leader)),
+        leading_variant_name=leader.name if leader else None,
+        significant=bool(leader and _beats_control(leader, metric)),
+        primary_metric=metric,
     )
 
 
-def _leading_variant(variants: Sequence[VariantResult]) -> VariantResult | None:
-    measured = [v for v in variants if v.conversion_rate is not None]
-    return max(measured, key=lambda v: v.conversion_rate or 0.0, default=None)
+PRIMARY_METRIC = {Objective.CONVERSION: CONVERSION, Objective.REVENUE: REVENUE_PER_VISITOR}
 
 
-def _beats_control(result: VariantResult) -> bool:
-    comparison = result.comparisons.get(CONVERSION)
+def _metric_value(result: VariantResult, metric: str) -> float | None:
+    if metric == CONVERSION:
+        return result.conversion_rate
+    return result.revenue_per_visitor
+
+
+def _leading_variant(variants: Sequence[VariantResult], metric: str) -> VariantResult | None:
+    measured = [v for v in variants if _metric_value(v, metric) is not None]
+    return max(measured, key=lambda v: _metric_value(v, metric) or 0.0, default=None)
+
+
+def _beats_control(result: VariantResult, metric: str) -> bool:
+    comparison = result.comparisons.get(metric)
     return bool(
         comparison and comparison.significant and (comparison.absolute_uplift or 0.0) > 0
     )
