@@ -7,9 +7,10 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from offerlab_sdk import Client, Reason
 from servicefixtures import auth
 from werkzeug.serving import make_server
+
+from offerlab_sdk import Client, Reason
 
 CHECKOUT = "checkout-protection-plan-upsell"
 

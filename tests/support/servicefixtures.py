@@ -10,9 +10,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 import pgcluster
+import pytest
 
 DATABASES = ("sqlite", "postgresql")
 _counter = itertools.count()

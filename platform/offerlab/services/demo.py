@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from offerlab_sdk import Client
-from offerlab_sdk.assignment import Assignment
 from werkzeug.serving import make_server
 
 from offerlab.definitions import load_definitions
@@ -24,6 +22,8 @@ from offerlab.settings import Settings
 from offerlab.storage.db import make_engine, make_sessionmaker, session_scope
 from offerlab.storage.keys import create_key
 from offerlab.storage.migrate import upgrade
+from offerlab_sdk import Client
+from offerlab_sdk.assignment import Assignment
 
 # True acceptance rates of the shipped examples; any other variant accepts at DEFAULT_RATE.
 TRUE_ACCEPTANCE: Mapping[str, Mapping[str, float]] = {

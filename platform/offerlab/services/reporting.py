@@ -8,13 +8,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from offerlab.domain.model import Objective
 from offerlab.domain.reports import (
     ExperimentReport,
     ExperimentSummary,
     PlacementReport,
     VariantResult,
 )
-from offerlab.domain.model import Objective
 from offerlab.domain.stats.analysis import CONVERSION, REVENUE_PER_VISITOR, analyse_variants
 from offerlab.errors import NotFound
 from offerlab.storage import experiments as store
