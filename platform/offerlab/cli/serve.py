@@ -60,7 +60,7 @@ def run_gunicorn(*, host: str, port: int, workers: int) -> None:
 @click.option("--experiments", "experiments_path", type=click.Path(path_type=Path),
               default=Path("experiments"), show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--visitors", type=int, default=40_000, show_default=True,
+@click.option("--visitors", type=int, default=30_000, show_default=True,
               help="Simulated shoppers to send through the SDK.")
 @click.option("--exit-when-done", is_flag=True, help="Stop the service after the traffic.")
 def demo_command(
