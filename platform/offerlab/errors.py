@@ -42,3 +42,13 @@ class InvalidRequest(OfferlabError):
 class UnprocessableRequest(OfferlabError):
     status = 422
     title = "Unprocessable request"
+
+
+class PayloadTooLarge(OfferlabError):
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(OfferlabError):
+    status = 415
+    title = "Unsupported media type"

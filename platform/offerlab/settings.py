@@ -16,7 +16,7 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         validation_alias=AliasChoices("DATABASE_URL", "OFFERLAB_DATABASE_URL"),
-        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://... in production.",
+        description="SQLAlchemy URL: SQLite by default, postgresql+psycopg://... for production.",
     )
     max_batch_events: int = Field(default=1000, description="Largest event batch accepted.")
     max_body_bytes: int = Field(default=2 * 1024 * 1024, description="Largest request body.")
@@ -25,4 +25,6 @@ class Settings(BaseSettings):
         description="How often the service checks whether a bandit is due for a new allocation; "
         "0 disables the background updater (use `offerlab bandits update`).",
     )
-    snapshot_max_age_seconds: int = Field(default=5, description="Cache-Control max-age of snapshots.")
+    snapshot_max_age_seconds: int = Field(
+        default=5, description="Cache-Control max-age of snapshots."
+    )

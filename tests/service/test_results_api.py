@@ -28,13 +28,21 @@ def simulate(rng: np.random.Generator, units_per_variant: int) -> tuple[list[dic
             events.append(_event(f"i-{visitor}", "impression", visitor, seen, variant=variant))
             converted = rng.random() < rate
             if converted:
-                events.append(_event(f"a-{visitor}", "acceptance", visitor, seen, variant=variant,
-                                     value=29.0))
+                events.append(
+                    _event(f"a-{visitor}", "acceptance", visitor, seen, variant=variant, value=29.0)
+                )
             order_values = [float(v) for v in rng.lognormal(4.5, 0.5, size=rng.poisson(0.6))]
             for k, value in enumerate(order_values):
-                events.append(_event(f"o-{visitor}-{k}", "order", visitor,
-                                     seen + timedelta(hours=1 + k), value=round(value, 2),
-                                     order_id=f"order-{visitor}-{k}"))
+                events.append(
+                    _event(
+                        f"o-{visitor}-{k}",
+                        "order",
+                        visitor,
+                        seen + timedelta(hours=1 + k),
+                        value=round(value, 2),
+                        order_id=f"order-{visitor}-{k}",
+                    )
+                )
             arrays["converted"].append(float(converted))
             arrays["revenue"].append(sum(round(v, 2) for v in order_values))
             arrays["orders"].extend(round(v, 2) for v in order_values)
@@ -42,8 +50,13 @@ def simulate(rng: np.random.Generator, units_per_variant: int) -> tuple[list[dic
 
 
 def _event(event_id, kind, visitor, when, *, variant=None, **fields):  # type: ignore[no-untyped-def]
-    body = {"event_id": event_id, "type": kind, "visitor_id": visitor,
-            "timestamp": when.isoformat(), **fields}
+    body = {
+        "event_id": event_id,
+        "type": kind,
+        "visitor_id": visitor,
+        "timestamp": when.isoformat(),
+        **fields,
+    }
     if variant:
         body.update(experiment=CHECKOUT, variant=variant)
     return body
@@ -53,12 +66,16 @@ def _event(event_id, kind, visitor, when, *, variant=None, **fields):  # type: i
 def results(client, applied, api_keys):  # type: ignore[no-untyped-def]
     events, raw = simulate(np.random.default_rng(2026), units_per_variant=400)
     for start in range(0, len(events), 500):
-        response = client.post("/api/v1/events", json={"events": events[start:start + 500]},
-                               headers=auth(api_keys["sdk"]))
+        response = client.post(
+            "/api/v1/events",
+            json={"events": events[start : start + 500]},
+            headers=auth(api_keys["sdk"]),
+        )
         assert response.status_code == 200
         assert response.get_json()["rejected"] == []
-    body = client.get(f"/api/v1/experiments/{CHECKOUT}/results",
-                      headers=auth(api_keys["viewer"])).get_json()
+    body = client.get(
+        f"/api/v1/experiments/{CHECKOUT}/results", headers=auth(api_keys["viewer"])
+    ).get_json()
     return {v["variant"]: v for v in body["variants"]}, raw
 
 
@@ -71,7 +88,9 @@ def test_counts_and_means_match_the_raw_data(results):
         assert variant["orders"] == len(arrays["orders"])
         assert variant["revenue"] == pytest.approx(sum(arrays["revenue"]), rel=1e-12)
         assert variant["average_order_value"] == pytest.approx(np.mean(arrays["orders"]), rel=1e-12)
-        assert variant["revenue_per_visitor"] == pytest.approx(np.mean(arrays["revenue"]), rel=1e-12)
+        assert variant["revenue_per_visitor"] == pytest.approx(
+            np.mean(arrays["revenue"]), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("variant", ["price-39", "price-29"])
@@ -81,8 +100,9 @@ def test_conversion_uplift_matches_statsmodels(results, variant):
     count = [sum(treated), sum(control)]
     nobs = [len(treated), len(control)]
     _z, p_value = proportions_ztest(count, nobs)
-    low, high = confint_proportions_2indep(count[0], nobs[0], count[1], nobs[1],
-                                           compare="diff", method="wald")
+    low, high = confint_proportions_2indep(
+        count[0], nobs[0], count[1], nobs[1], compare="diff", method="wald"
+    )
     comparison = variants[variant]["comparisons"]["conversion"]
     assert comparison["p_value"] == pytest.approx(p_value, rel=1e-9, abs=1e-12)
     assert comparison["absolute_ci"]["low"] == pytest.approx(low, rel=1e-9)
@@ -90,8 +110,9 @@ def test_conversion_uplift_matches_statsmodels(results, variant):
     assert comparison["significant"] == (p_value < 0.05)
 
 
-@pytest.mark.parametrize(("metric", "array"),
-                         [("average_order_value", "orders"), ("revenue_per_visitor", "revenue")])
+@pytest.mark.parametrize(
+    ("metric", "array"), [("average_order_value", "orders"), ("revenue_per_visitor", "revenue")]
+)
 @pytest.mark.parametrize("variant", ["price-39", "price-29"])
 def test_value_uplifts_match_scipy_welch(results, variant, metric, array):
     variants, raw = results

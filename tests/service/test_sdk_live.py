@@ -69,15 +69,20 @@ def test_sdk_assigns_locally_and_its_events_reach_the_results(app, client, appli
     assert sum(v["orders"] for v in variants.values()) == len(range(0, len(shown), 4))
 
 
-def test_experiments_sharing_a_placement_are_mutually_exclusive(app, sessions, clock, applied,
-                                                                api_keys):
+def test_experiments_sharing_a_placement_are_mutually_exclusive(
+    app, sessions, clock, applied, api_keys
+):
     from dataclasses import replace
 
     from offerlab.services.experiments import apply_definitions
     from offerlab.storage.db import session_scope
 
-    second = replace(applied["cart-accessory-cross-sell"], key="cart-free-shipping-nudge",
-                     allocation=applied[CHECKOUT].allocation, name="Free shipping nudge")
+    second = replace(
+        applied["cart-accessory-cross-sell"],
+        key="cart-free-shipping-nudge",
+        allocation=applied[CHECKOUT].allocation,
+        name="Free shipping nudge",
+    )
     with session_scope(sessions) as session:
         apply_definitions(session, [*applied.values(), second], now=clock())
     app.extensions["offerlab"].snapshots.invalidate()

@@ -37,11 +37,18 @@ def vector_service(tmp_path_factory, sqlite_template):  # type: ignore[no-untype
     keys = {config: f"vector-{index}" for index, config in enumerate(configs)}
     experiments = [
         Experiment(
-            key=keys[config], name=keys[config], placement=f"vector_{index}",
-            offer_kind=OfferKind.UPSELL, status=ExperimentStatus.RUNNING, salt=config[0],
-            traffic=config[2] / 10_000, control="v0",
-            variants=tuple(Variant(key=f"v{i}", name=f"v{i}", weight=bp / 10_000)
-                           for i, bp in enumerate(config[1])),
+            key=keys[config],
+            name=keys[config],
+            placement=f"vector_{index}",
+            offer_kind=OfferKind.UPSELL,
+            status=ExperimentStatus.RUNNING,
+            salt=config[0],
+            traffic=config[2] / 10_000,
+            control="v0",
+            variants=tuple(
+                Variant(key=f"v{i}", name=f"v{i}", weight=bp / 10_000)
+                for i, bp in enumerate(config[1])
+            ),
         )
         for index, config in enumerate(configs)
     ]
@@ -71,8 +78,11 @@ def test_every_variant_vector_through_http_assign(vector_service):
     for case in CASES:
         answer = client.post(
             "/api/v1/assign",
-            json={"experiment": keys[_config(case)], "visitor_id": case["visitor_id"],
-                  "track_impression": False},
+            json={
+                "experiment": keys[_config(case)],
+                "visitor_id": case["visitor_id"],
+                "track_impression": False,
+            },
             headers=auth(secret),
         ).get_json()
         expected_index = case["variant_index"]

@@ -13,8 +13,12 @@ CHECKOUT = "checkout-protection-plan-upsell"
 
 
 def event(event_id: str, kind: str = "impression", **fields):  # type: ignore[no-untyped-def]
-    base = {"event_id": event_id, "type": kind, "visitor_id": "v1",
-            "timestamp": "2026-11-02T09:00:00+00:00"}
+    base = {
+        "event_id": event_id,
+        "type": kind,
+        "visitor_id": "v1",
+        "timestamp": "2026-11-02T09:00:00+00:00",
+    }
     if kind in ("impression", "acceptance"):
         base.update(experiment=CHECKOUT, variant="price-29")
     if kind == "acceptance":
@@ -44,11 +48,15 @@ def test_snapshot_carries_every_experiment_and_answers_304_to_its_etag(client, a
 
 def test_snapshot_etag_changes_when_an_experiment_is_paused(client, app, applied, api_keys):
     etag = client.get("/api/v1/snapshot", headers=auth(api_keys["sdk"])).headers["ETag"]
-    paused = client.post(f"/api/v1/experiments/{CHECKOUT}/status", json={"status": "paused"},
-                         headers=auth(api_keys["admin"]))
+    paused = client.post(
+        f"/api/v1/experiments/{CHECKOUT}/status",
+        json={"status": "paused"},
+        headers=auth(api_keys["admin"]),
+    )
     assert paused.status_code == 200
-    response = client.get("/api/v1/snapshot", headers={**auth(api_keys["sdk"]),
-                                                       "If-None-Match": etag})
+    response = client.get(
+        "/api/v1/snapshot", headers={**auth(api_keys["sdk"]), "If-None-Match": etag}
+    )
     assert response.status_code == 200
     statuses = {e["key"]: e["status"] for e in response.get_json()["experiments"]}
     assert statuses[CHECKOUT] == "paused"
@@ -66,8 +74,11 @@ def test_roles_are_enforced(client, applied, api_keys):
     assert client.get("/api/v1/experiments", headers=auth(api_keys["sdk"])).status_code == 403
     assert client.get("/api/v1/experiments", headers=auth(api_keys["viewer"])).status_code == 200
     assert client.get("/api/v1/snapshot", headers=auth(api_keys["viewer"])).status_code == 403
-    status = client.post(f"/api/v1/experiments/{CART}/status", json={"status": "paused"},
-                         headers=auth(api_keys["viewer"]))
+    status = client.post(
+        f"/api/v1/experiments/{CART}/status",
+        json={"status": "paused"},
+        headers=auth(api_keys["viewer"]),
+    )
     assert status.status_code == 403
     assert client.get("/api/v1/snapshot", headers=auth("ol_sdk_00000000_nope")).status_code == 401
 
@@ -82,8 +93,9 @@ def test_assign_records_one_exposure_and_is_sticky(client, applied, api_keys):
     second = client.post("/api/v1/assign", json=body, headers=auth(api_keys["sdk"])).get_json()
     assert second["variant"] == first["variant"]
     assert second["reason"] == "sticky"
-    results = client.get(f"/api/v1/experiments/{CHECKOUT}/results",
-                         headers=auth(api_keys["viewer"])).get_json()
+    results = client.get(
+        f"/api/v1/experiments/{CHECKOUT}/results", headers=auth(api_keys["viewer"])
+    ).get_json()
     units = {v["variant"]: v["units"] for v in results["variants"]}
     assert sum(units.values()) == 1
     assert units[first["variant"]] == 1
@@ -98,12 +110,18 @@ def test_assign_stays_sticky_after_the_bandit_moves_the_weights(
     visitors = [f"shopper-{n}" for n in range(300)]
     before = {}
     for visitor in visitors:
-        answer = client.post("/api/v1/assign", json={"experiment": CART, "visitor_id": visitor},
-                             headers=auth(api_keys["sdk"])).get_json()
+        answer = client.post(
+            "/api/v1/assign",
+            json={"experiment": CART, "visitor_id": visitor},
+            headers=auth(api_keys["sdk"]),
+        ).get_json()
         if answer["in_experiment"]:
             before[visitor] = answer["variant"]
-    accepted = [event(f"acc-{v}", "acceptance", experiment=CART, variant="case", visitor_id=v,
-                      value=19.9) for v, variant in before.items() if variant == "case"]
+    accepted = [
+        event(f"acc-{v}", "acceptance", experiment=CART, variant="case", visitor_id=v, value=19.9)
+        for v, variant in before.items()
+        if variant == "case"
+    ]
     assert accepted
     assert post_events(client, api_keys["sdk"], accepted).status_code == 200
     clock.now += timedelta(hours=1)
@@ -114,8 +132,11 @@ def test_assign_stays_sticky_after_the_bandit_moves_the_weights(
     app.extensions["offerlab"].snapshots.invalidate()
     moved_by_weights = 0
     for visitor, variant in before.items():
-        answer = client.post("/api/v1/assign", json={"experiment": CART, "visitor_id": visitor},
-                             headers=auth(api_keys["sdk"])).get_json()
+        answer = client.post(
+            "/api/v1/assign",
+            json={"experiment": CART, "visitor_id": visitor},
+            headers=auth(api_keys["sdk"]),
+        ).get_json()
         assert (answer["variant"], answer["reason"]) == (variant, "sticky")
         moved_by_weights += answer["variant"] != _fresh_variant(client, api_keys, visitor)
     assert moved_by_weights > 0, "the new weights should move some visitors without stickiness"
@@ -125,17 +146,29 @@ def _fresh_variant(client, api_keys, visitor):  # type: ignore[no-untyped-def]
     from offerlab_sdk.evaluate import evaluate
     from offerlab_sdk.snapshot import parse_snapshot
 
-    snapshot = parse_snapshot(client.get("/api/v1/snapshot", headers=auth(api_keys["sdk"])).get_json())
+    snapshot = parse_snapshot(
+        client.get("/api/v1/snapshot", headers=auth(api_keys["sdk"])).get_json()
+    )
     return evaluate(snapshot.experiment_by_key[CART], visitor).variant
 
 
 def test_assign_of_a_paused_experiment_serves_the_control_uncounted(client, applied, api_keys):
-    client.post(f"/api/v1/experiments/{CHECKOUT}/status", json={"status": "paused"},
-                headers=auth(api_keys["admin"]))
-    answer = client.post("/api/v1/assign", json={"experiment": CHECKOUT, "visitor_id": "x"},
-                         headers=auth(api_keys["sdk"])).get_json()
-    assert answer == {**answer, "variant": "price-49", "in_experiment": False,
-                      "reason": "not_running"}
+    client.post(
+        f"/api/v1/experiments/{CHECKOUT}/status",
+        json={"status": "paused"},
+        headers=auth(api_keys["admin"]),
+    )
+    answer = client.post(
+        "/api/v1/assign",
+        json={"experiment": CHECKOUT, "visitor_id": "x"},
+        headers=auth(api_keys["sdk"]),
+    ).get_json()
+    assert answer == {
+        **answer,
+        "variant": "price-49",
+        "in_experiment": False,
+        "reason": "not_running",
+    }
 
 
 @pytest.mark.parametrize(
@@ -193,8 +226,9 @@ def test_replayed_events_and_orders_are_counted_once(client, applied, api_keys):
     same_order_new_id = event("e3", "order", order_id="order-e2")
     third = post_events(client, api_keys["sdk"], [same_order_new_id]).get_json()
     assert (third["accepted"], third["duplicates"]) == (0, 1)
-    results = client.get(f"/api/v1/experiments/{CHECKOUT}/results",
-                         headers=auth(api_keys["viewer"])).get_json()
+    results = client.get(
+        f"/api/v1/experiments/{CHECKOUT}/results", headers=auth(api_keys["viewer"])
+    ).get_json()
     variant = next(v for v in results["variants"] if v["variant"] == "price-29")
     assert (variant["units"], variant["impressions"], variant["orders"]) == (1, 1, 1)
     assert variant["revenue"] == pytest.approx(120.0)
@@ -209,7 +243,9 @@ def test_replayed_events_and_orders_are_counted_once(client, applied, api_keys):
         ({"json": {"events": [event(f"e{n}") for n in range(1001)]}}, 413),
     ],
 )
-def test_malformed_event_bodies_are_refused_with_a_problem(client, applied, api_keys, kwargs, status):
+def test_malformed_event_bodies_are_refused_with_a_problem(
+    client, applied, api_keys, kwargs, status
+):
     response = client.post("/api/v1/events", headers=auth(api_keys["sdk"]), **kwargs)
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
@@ -227,9 +263,13 @@ def test_orders_count_only_inside_the_attribution_window(client, applied, api_ke
     inside = event("o1", "order", visitor_id="w", timestamp="2026-11-02T21:00:00+00:00")
     outside = event("o2", "order", visitor_id="w", timestamp="2026-11-05T09:00:00+00:00")
     before = event("o3", "order", visitor_id="w", timestamp="2026-11-01T09:00:00+00:00")
-    assert post_events(client, api_keys["sdk"], [impression, inside, outside, before]).status_code == 200
-    results = client.get(f"/api/v1/experiments/{CHECKOUT}/results",
-                         headers=auth(api_keys["viewer"])).get_json()
+    assert (
+        post_events(client, api_keys["sdk"], [impression, inside, outside, before]).status_code
+        == 200
+    )
+    results = client.get(
+        f"/api/v1/experiments/{CHECKOUT}/results", headers=auth(api_keys["viewer"])
+    ).get_json()
     variant = next(v for v in results["variants"] if v["variant"] == "price-29")
     assert variant["orders"] == 1
 

@@ -40,9 +40,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DBAPIError)
     def _database_unavailable(error: Exception) -> Response:
         log.warning("database unavailable: %s", error)
-        response = problem(
-            503, "Service unavailable", "The database is unavailable; retry later."
-        )
+        response = problem(503, "Service unavailable", "The database is unavailable; retry later.")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 

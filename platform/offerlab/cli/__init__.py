@@ -26,4 +26,3 @@ main.add_command(demo_command, "demo")
 main.add_command(db)
 main.add_command(keys)
 main.add_command(bandits)
-

@@ -65,10 +65,14 @@ def apply_command(path: Path, dry_run: bool) -> None:
         plan = apply_definitions(session, loaded.experiments, now=utc_now(), dry_run=dry_run)
     for line in describe_plan(plan):
         click.echo(line)
-    counts = {action: sum(e.action == action for e in plan.entries) for action in
-              ("create", "change", "unchanged")}
-    summary = ", ".join(f"{n} {action}d" if action != "unchanged" else f"{n} unchanged"
-                        for action, n in counts.items())
+    counts = {
+        action: sum(e.action == action for e in plan.entries)
+        for action in ("create", "change", "unchanged")
+    }
+    summary = ", ".join(
+        f"{n} {action}d" if action != "unchanged" else f"{n} unchanged"
+        for action, n in counts.items()
+    )
     if plan.refusals:
         raise click.ClickException(
             f"{len(plan.refusals)} change(s) refused; nothing applied ({summary} planned)"
@@ -78,8 +82,13 @@ def apply_command(path: Path, dry_run: bool) -> None:
 
 @click.command("report")
 @click.argument("key")
-@click.option("--format", "output_format", type=click.Choice(["table", "json", "csv"]),
-              default="table", show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
 def report_command(key: str, output_format: str) -> None:
     """Print the results of experiment KEY."""
     with database_session() as session:
@@ -93,8 +102,14 @@ def report_command(key: str, output_format: str) -> None:
 
 
 REPORT_COLUMNS = (
-    "variant", "units", "impressions", "acceptances", "conversion_rate", "orders",
-    "average_order_value", "revenue_per_visitor",
+    "variant",
+    "units",
+    "impressions",
+    "acceptances",
+    "conversion_rate",
+    "orders",
+    "average_order_value",
+    "revenue_per_visitor",
 )
 UPLIFT_METRICS = ("conversion", "average_order_value", "revenue_per_visitor")
 
@@ -124,16 +139,31 @@ def _report_csv(report: dict) -> str:
 
 def _report_table(report: dict) -> str:
     experiment = report["experiment"]
-    lines = [f"{experiment['name']} ({experiment['key']}) - {experiment['status']}, "
-             f"{experiment['placement']}, {experiment['offer_kind']}, alpha {experiment['alpha']}"]
-    header = ("variant", "units", "accepted", "conv", "orders", "AOV", "RPV",
-              "conv uplift [CI]", "p", "AOV uplift [CI]", "p")
+    lines = [
+        f"{experiment['name']} ({experiment['key']}) - {experiment['status']}, "
+        f"{experiment['placement']}, {experiment['offer_kind']}, alpha {experiment['alpha']}"
+    ]
+    header = (
+        "variant",
+        "units",
+        "accepted",
+        "conv",
+        "orders",
+        "AOV",
+        "RPV",
+        "conv uplift [CI]",
+        "p",
+        "AOV uplift [CI]",
+        "p",
+    )
     table = [header]
     for variant in report["variants"]:
         table.append(_table_row(variant))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
-        lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+        lines.append(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+        )
     return "\n".join(lines)
 
 
@@ -150,21 +180,32 @@ def _table_row(variant: dict) -> tuple:
     aov = variant["average_order_value"]
     rpv = variant["revenue_per_visitor"]
     name = variant["variant"] + (" (control)" if variant["is_control"] else "")
-    return (name, variant["units"], variant["converted_units"],
-            "-" if rate is None else f"{rate:.2%}", variant["orders"],
-            "-" if aov is None else f"{aov:.2f}", "-" if rpv is None else f"{rpv:.2f}",
-            *uplift("conversion"), *uplift("average_order_value"))
+    return (
+        name,
+        variant["units"],
+        variant["converted_units"],
+        "-" if rate is None else f"{rate:.2%}",
+        variant["orders"],
+        "-" if aov is None else f"{aov:.2f}",
+        "-" if rpv is None else f"{rpv:.2f}",
+        *uplift("conversion"),
+        *uplift("average_order_value"),
+    )
 
 
 def _uplift_text(comparison: dict) -> str:
     """Relative uplift with its CI; absolute when the control's value is zero."""
     if comparison.get("relative_uplift") is not None:
         ci = comparison.get("relative_ci") or {}
-        return (f"{comparison['relative_uplift']:+.1%} "
-                f"[{_signed_pct(ci.get('low'))}, {_signed_pct(ci.get('high'))}]")
+        return (
+            f"{comparison['relative_uplift']:+.1%} "
+            f"[{_signed_pct(ci.get('low'))}, {_signed_pct(ci.get('high'))}]"
+        )
     ci = comparison.get("absolute_ci") or {}
-    return (f"{comparison['absolute_uplift']:+.4g} abs "
-            f"[{_signed(ci.get('low'))}, {_signed(ci.get('high'))}]")
+    return (
+        f"{comparison['absolute_uplift']:+.4g} abs "
+        f"[{_signed(ci.get('low'))}, {_signed(ci.get('high'))}]"
+    )
 
 
 def _signed_pct(value: float | None) -> str:

@@ -12,13 +12,23 @@ from offerlab.settings import Settings
 
 
 @click.command("serve")
-@click.option("--host", default=lambda: os.environ.get("OFFERLAB_HOST", "127.0.0.1"),
-              show_default="127.0.0.1 or $OFFERLAB_HOST")
-@click.option("--port", type=int, default=lambda: int(os.environ.get("OFFERLAB_PORT", "8000")),
-              show_default="8000 or $OFFERLAB_PORT")
-@click.option("--workers", type=int,
-              default=lambda: int(os.environ.get("OFFERLAB_WORKERS", str(2 * (os.cpu_count() or 1)))),
-              show_default="2 x cores or $OFFERLAB_WORKERS")
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("OFFERLAB_HOST", "127.0.0.1"),
+    show_default="127.0.0.1 or $OFFERLAB_HOST",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=lambda: int(os.environ.get("OFFERLAB_PORT", "8000")),
+    show_default="8000 or $OFFERLAB_PORT",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=lambda: int(os.environ.get("OFFERLAB_WORKERS", str(2 * (os.cpu_count() or 1)))),
+    show_default="2 x cores or $OFFERLAB_WORKERS",
+)
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn.")
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Run the service (database from $DATABASE_URL)."""
@@ -55,13 +65,28 @@ def run_gunicorn(*, host: str, port: int, workers: int) -> None:
 
 
 @click.command("demo")
-@click.option("--database", type=click.Path(path_type=Path), default=Path("offerlab-demo.db"),
-              show_default=True, help="SQLite file, recreated on every run.")
-@click.option("--experiments", "experiments_path", type=click.Path(path_type=Path),
-              default=Path("experiments"), show_default=True)
+@click.option(
+    "--database",
+    type=click.Path(path_type=Path),
+    default=Path("offerlab-demo.db"),
+    show_default=True,
+    help="SQLite file, recreated on every run.",
+)
+@click.option(
+    "--experiments",
+    "experiments_path",
+    type=click.Path(path_type=Path),
+    default=Path("experiments"),
+    show_default=True,
+)
 @click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--visitors", type=int, default=30_000, show_default=True,
-              help="Simulated shoppers to send through the SDK.")
+@click.option(
+    "--visitors",
+    type=int,
+    default=30_000,
+    show_default=True,
+    help="Simulated shoppers to send through the SDK.",
+)
 @click.option("--exit-when-done", is_flag=True, help="Stop the service after the traffic.")
 def demo_command(
     database: Path, experiments_path: Path, port: int, visitors: int, exit_when_done: bool

@@ -28,10 +28,15 @@ from offerlab_sdk.assignment import Assignment
 # True acceptance rates of the shipped examples; any other variant accepts at DEFAULT_RATE.
 TRUE_ACCEPTANCE: Mapping[str, Mapping[str, float]] = {
     "product-page-premium-upsell": {
-        "no-prompt": 0.0, "storage-message": 0.07, "upgrade-discount": 0.13,
+        "no-prompt": 0.0,
+        "storage-message": 0.07,
+        "upgrade-discount": 0.13,
     },
     "cart-accessory-cross-sell": {
-        "no-offer": 0.0, "case": 0.06, "screen-protector": 0.05, "fast-charger": 0.13,
+        "no-offer": 0.0,
+        "case": 0.06,
+        "screen-protector": 0.05,
+        "fast-charger": 0.13,
     },
     "checkout-protection-plan-upsell": {"price-49": 0.10, "price-39": 0.13, "price-29": 0.21},
 }

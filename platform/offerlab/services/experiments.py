@@ -45,7 +45,9 @@ def _restarts_allocation(experiment: Experiment, current: dict[str, float]) -> b
     return current != desired
 
 
-def set_status(session: Session, key: str, status: ExperimentStatus, *, now: datetime) -> Experiment:
+def set_status(
+    session: Session, key: str, status: ExperimentStatus, *, now: datetime
+) -> Experiment:
     """Move an experiment to `status` (draft, running, paused, stopped)."""
     row = store.find_experiment_row(session, key)
     if row is None:

@@ -1,4 +1,4 @@
-"""Event ingest: validate each event, keep the good ones, absorb replays, commit before acknowledging."""
+"""Event ingest: validate each event, keep the good ones, absorb replays, then acknowledge."""
 
 from __future__ import annotations
 

@@ -102,9 +102,7 @@ def _leading_variant(variants: Sequence[VariantResult], metric: str) -> VariantR
 
 def _beats_control(result: VariantResult, metric: str) -> bool:
     comparison = result.comparisons.get(metric)
-    return bool(
-        comparison and comparison.significant and (comparison.absolute_uplift or 0.0) > 0
-    )
+    return bool(comparison and comparison.significant and (comparison.absolute_uplift or 0.0) > 0)
 
 
 class DatabaseReports:

@@ -1,4 +1,4 @@
-"""Sufficient statistics per variant, aggregated in SQL (the same statement on SQLite and PostgreSQL).
+"""Sufficient statistics per variant, aggregated in SQL (one statement for SQLite and PostgreSQL).
 
 Each exposed visitor is one unit in the variant of its first exposure. Its revenue is the value of
 its orders inside the attribution window after that exposure. Sums are taken per unit first, then

@@ -1,4 +1,4 @@
-"""Engines and sessions; SQLite gets WAL and full fsync so an acknowledged event survives a crash."""
+"""Engines and sessions; SQLite gets WAL and full fsync, so acknowledged events survive a crash."""
 
 from __future__ import annotations
 

@@ -29,5 +29,7 @@ def readyz() -> Response:
         response.headers["Retry-After"] = "5"
         return response
     if not current:
-        return problem(503, "Not ready", "database migrations are not current: run `offerlab db upgrade`")
+        return problem(
+            503, "Not ready", "database migrations are not current: run `offerlab db upgrade`"
+        )
     return jsonify(status="ready")

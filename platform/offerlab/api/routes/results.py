@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from offerlab.api.auth import require
+from offerlab.api.bodies import parse_body
 from offerlab.api.context import services
-from offerlab.api.routes.storefront import json_body
 from offerlab.domain.model import ExperimentStatus
-from offerlab.errors import InvalidRequest, NotFound
+from offerlab.errors import NotFound
 from offerlab.services import reporting
 from offerlab.services.experiments import set_status
 from offerlab.services.report_json import experiment_to_dict, placement_to_dict, report_to_dict
 from offerlab.storage import experiments as store
 from offerlab.storage.db import session_scope
-from offerlab.validation import describe_validation_error
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
 
@@ -65,10 +64,7 @@ def placements() -> Response:
 @bp.post("/experiments/<key>/status")
 @require("manage")
 def change_status(key: str) -> Response:
-    try:
-        body = StatusRequest.model_validate(json_body())
-    except ValidationError as error:
-        raise InvalidRequest(describe_validation_error(error)) from error
+    body = parse_body(StatusRequest)
     ctx = services()
     with session_scope(ctx.sessions) as session:
         experiment = set_status(session, key, body.status, now=ctx.clock())

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from offerlab.api.auth import require
+from offerlab.api.bodies import json_body, parse_body
 from offerlab.api.context import services
-from offerlab.errors import InvalidRequest, OfferlabError
+from offerlab.errors import InvalidRequest, PayloadTooLarge
 from offerlab.services.assignment import assign_visitor
 from offerlab.services.ingest import ingest_batch
 from offerlab.services.report_json import plain
 from offerlab.storage.db import session_scope
-from offerlab.validation import describe_validation_error
 
 bp = Blueprint("storefront", __name__, url_prefix="/api/v1")
-
-
-class UnsupportedMediaType(OfferlabError):
-    status = 415
-    title = "Unsupported media type"
-
-
-class PayloadTooLarge(OfferlabError):
-    status = 413
-    title = "Payload too large"
 
 
 class AssignRequest(BaseModel):
@@ -36,15 +24,6 @@ class AssignRequest(BaseModel):
     visitor_id: str = Field(min_length=1, max_length=128)
     attributes: dict[str, str | int | float | bool | None] | None = None
     track_impression: bool = True
-
-
-def json_body() -> Any:
-    if not request.is_json:
-        raise UnsupportedMediaType("the request body must be application/json")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise InvalidRequest("the request body is not valid JSON")
-    return body
 
 
 @bp.get("/snapshot")
@@ -57,19 +36,14 @@ def snapshot() -> Response:
     else:
         response = jsonify(current.body)
     response.set_etag(current.etag)
-    response.headers["Cache-Control"] = (
-        f"private, max-age={ctx.settings.snapshot_max_age_seconds}"
-    )
+    response.headers["Cache-Control"] = f"private, max-age={ctx.settings.snapshot_max_age_seconds}"
     return response
 
 
 @bp.post("/assign")
 @require("assign")
 def assign() -> Response:
-    try:
-        body = AssignRequest.model_validate(json_body())
-    except ValidationError as error:
-        raise InvalidRequest(describe_validation_error(error)) from error
+    body = parse_body(AssignRequest)
     ctx = services()
     with session_scope(ctx.sessions) as session:
         assignment = assign_visitor(

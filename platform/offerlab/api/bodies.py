@@ -1,0 +1,31 @@
+"""Reading JSON request bodies, with one wording for every problem."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import request
+from pydantic import BaseModel, ValidationError
+
+from offerlab.errors import InvalidRequest, UnsupportedMediaType
+from offerlab.validation import describe_validation_error
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def json_body() -> Any:
+    """The decoded JSON body; 415 for another content type, 400 for broken JSON."""
+    if not request.is_json:
+        raise UnsupportedMediaType("the request body must be application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidRequest("the request body is not valid JSON")
+    return body
+
+
+def parse_body(model: type[Model]) -> Model:
+    """The JSON body validated as `model`; 400 naming every invalid field."""
+    try:
+        return model.model_validate(json_body())
+    except ValidationError as error:
+        raise InvalidRequest(describe_validation_error(error)) from error
