@@ -104,6 +104,8 @@ class EventRow(Base):
     __table_args__ = (
         Index("ix_events_experiment_kind_visitor", "experiment_id", "kind", "visitor_id"),
         Index("ix_events_kind_visitor_ts", "kind", "visitor_id", "ts_ms"),
+        # The results query joins a visitor's events by visitor_id alone (SQLite has no hash join).
+        Index("ix_events_visitor_id", "visitor_id"),
         Index(
             "uq_events_order_id",
             "order_id",
