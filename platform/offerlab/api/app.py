@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from offerlab.api.context import Services, utc_now
+from offerlab.api.observability import Metrics, init_observability
 from offerlab.api.problems import register_error_handlers
 from offerlab.api.routes import health, results, storefront
 from offerlab.services.bandits import update_allocations
@@ -34,9 +35,10 @@ def create_app(
     app = Flask("offerlab")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    ctx = Services(settings, clock=clock)
+    ctx = Services(settings, clock=clock, metrics=Metrics())
     app.extensions["offerlab"] = ctx
     register_error_handlers(app)
+    init_observability(app, ctx.metrics)
     for blueprint in (health.bp, storefront.bp, results.bp):
         app.register_blueprint(blueprint)
     _init_dashboards(app, DatabaseReports(ctx.sessions, clock))

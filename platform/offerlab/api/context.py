@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from offerlab.api.observability import Metrics
 from offerlab.services.snapshots import Snapshot, SnapshotCache, build_snapshot
 from offerlab.settings import Settings
 from offerlab.storage.db import make_engine, make_sessionmaker, session_scope
@@ -27,9 +28,12 @@ def utc_now() -> datetime:
 class Services:
     """Built once per process by create_app; connections are opened lazily (fork-safe)."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Callable[[], datetime] = utc_now, metrics: Metrics
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.metrics = metrics
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.snapshots = SnapshotCache(self._build_snapshot, ttl_seconds=1.0)

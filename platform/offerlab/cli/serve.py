@@ -33,7 +33,9 @@ from offerlab.settings import Settings
 def serve_command(host: str, port: int, workers: int, dev: bool) -> None:
     """Run the service (database from $DATABASE_URL)."""
     from offerlab.api.app import create_app
+    from offerlab.api.observability import configure_json_logging
 
+    configure_json_logging(os.environ.get("OFFERLAB_LOG_LEVEL", "INFO"))
     if dev:
         create_app(Settings()).run(host=host, port=port, threaded=True)
         return
@@ -51,7 +53,7 @@ def run_gunicorn(*, host: str, port: int, workers: int) -> None:
                 "worker_class": "gthread",
                 "threads": int(os.environ.get("OFFERLAB_THREADS", "4")),
                 "graceful_timeout": 30,
-                "accesslog": "-",
+                "accesslog": None,
             }
             for name, value in options.items():
                 self.cfg.set(name, value)

@@ -55,6 +55,9 @@ def assign() -> Response:
             track_impression=body.track_impression,
             attributes=body.attributes,
         )
+    ctx.metrics.assignments.labels(
+        assignment.experiment or "", assignment.variant or "", str(assignment.reason)
+    ).inc()
     return jsonify(
         experiment=assignment.experiment,
         variant=assignment.variant,
@@ -79,6 +82,9 @@ def events() -> Response:
     ctx = services()
     with session_scope(ctx.sessions) as session:
         result = ingest_batch(session, batch, now=ctx.clock())
+    ctx.metrics.events.labels("accepted").inc(result.accepted)
+    ctx.metrics.events.labels("duplicate").inc(result.duplicates)
+    ctx.metrics.events.labels("rejected").inc(len(result.rejected))
     return jsonify(
         accepted=result.accepted,
         duplicates=result.duplicates,

@@ -1,0 +1,133 @@
+"""Prometheus metrics, request ids and structured JSON logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+class Metrics:
+    """The service's metrics, in a registry of its own (one per app, so tests stay independent)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "offerlab_http_requests_total",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "offerlab_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.events = Counter(
+            "offerlab_events_total",
+            "Events by outcome (accepted, duplicate, rejected)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.assignments = Counter(
+            "offerlab_assignments_total",
+            "Assignments over HTTP by experiment, variant and reason",
+            ["experiment", "variant", "reason"],
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        # Under a pre-forking server each worker writes to PROMETHEUS_MULTIPROC_DIR and any worker
+        # can answer for all of them.
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+def init_observability(app: Flask, metrics: Metrics) -> None:
+    """Request ids, one JSON log line per request, and the /metrics endpoint."""
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = _incoming_request_id() or uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        _access_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "route": route,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 3),
+                }
+            },
+        )
+        return response
+
+    @app.get("/metrics")
+    def _metrics() -> Response:
+        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _incoming_request_id() -> str | None:
+    value = request.headers.get(REQUEST_ID_HEADER, "")
+    return value if 0 < len(value) <= 128 and value.isprintable() else None
+
+
+_access_log = logging.getLogger("offerlab.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if has_request_context() and "request_id" in g:
+            entry["request_id"] = g.request_id
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_json_logging(level: str = "INFO") -> None:
+    """Send every log record to stderr as JSON (used by `offerlab serve`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
