@@ -7,6 +7,7 @@ import click
 from offerlab import __version__
 from offerlab.cli.definitions import schema_command, validate_command
 from offerlab.cli.operations import apply_command, bandits, db, keys, report_command, status_command
+from offerlab.cli.planning import power_command
 from offerlab.cli.serve import demo_command, serve_command
 
 
@@ -23,6 +24,7 @@ main.add_command(report_command, "report")
 main.add_command(status_command, "status")
 main.add_command(serve_command, "serve")
 main.add_command(demo_command, "demo")
+main.add_command(power_command, "power")
 main.add_command(db)
 main.add_command(keys)
 main.add_command(bandits)
