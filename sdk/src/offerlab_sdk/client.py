@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from offerlab_sdk.assignment import FALLBACK, NO_EXPERIMENT, Assignment, fallback_for
-from offerlab_sdk.evaluate import CompiledExperiment, experiment_at_placement
+from offerlab_sdk.evaluate import experiment_at_placement
 from offerlab_sdk.events import (
     ClientStats,
     EventPipeline,
@@ -29,7 +29,7 @@ from offerlab_sdk.events import (
     order_event,
 )
 from offerlab_sdk.snapshot import Snapshot, SnapshotError, load_snapshot
-from offerlab_sdk.sticky import InMemoryStickyStore, StickyStore
+from offerlab_sdk.sticky import InMemoryStickyStore, StickyEvaluator, StickyStore, sticky_evaluator
 from offerlab_sdk.transport import HttpTransport, TransportError
 
 logger = logging.getLogger("offerlab_sdk")
@@ -77,9 +77,10 @@ class Client:
         self._refresh_interval = float(refresh_interval)
         self._sticky = InMemoryStickyStore() if sticky_store is None else sticky_store
         self._http = HttpTransport(base_url, sdk_key, timeout=timeout, transport=transport)
-        self._sticky_get, self._sticky_set = self._sticky.get, self._sticky.set
         self._snapshot: Snapshot | None = None
-        self._compiled_by_key: Mapping[str, CompiledExperiment] | None = None
+        # Built per snapshot, off the request path; empty until the first good snapshot.
+        self._evaluators: Mapping[str, StickyEvaluator] = {}
+        self._installed: tuple[Snapshot, Mapping[str, StickyEvaluator]] | None = None
         self._etag: str | None = None
         self._refresh_lock = threading.Lock()
         self._closed = threading.Event()
@@ -111,22 +112,11 @@ class Client:
     ) -> Assignment:
         """Return the visitor's assignment in an experiment (no network IO, never raises)."""
         try:
-            compiled_by_key = self._compiled_by_key
-            if compiled_by_key is None or type(visitor_id) is not str or not visitor_id:
-                return self._unassigned(experiment_key, visitor_id)
-            experiment = compiled_by_key.get(experiment_key)
-            if experiment is None:
-                return self._unassigned(experiment_key, visitor_id)
-            # _sticky_evaluate inlined: assign is the hot path of every storefront request.
-            remembered = self._sticky_get(experiment_key, visitor_id)
-            if remembered is not None:
-                sticky = experiment.sticky.get(remembered)
-                if sticky is not None:
-                    return sticky
-            assignment = experiment.evaluate(visitor_id)
-            if assignment.in_experiment:
-                self._sticky_set(experiment_key, visitor_id, assignment.variant)  # type: ignore[arg-type]
-            return assignment
+            # One lookup and one call: assign is the hot path of every storefront request.
+            evaluate = self._evaluators.get(experiment_key)
+            if evaluate is not None and type(visitor_id) is str and visitor_id:
+                return evaluate(visitor_id)
+            return self._unassigned(experiment_key, visitor_id)
         except Exception as error:
             key = experiment_key if isinstance(experiment_key, str) else None
             return self._swallow(error, fallback_for(key))
@@ -232,24 +222,14 @@ class Client:
     def _offer_for(self, placement: str, visitor_id: str) -> Assignment:
         _check_text("placement", placement)
         _check_text("visitor_id", visitor_id)
-        snapshot = self._snapshot
-        if snapshot is None:
+        installed = self._installed
+        if installed is None:
             return FALLBACK
+        snapshot, evaluators = installed
         experiment = experiment_at_placement(snapshot, placement, visitor_id)
         if experiment is None:
             return NO_EXPERIMENT
-        return self._sticky_evaluate(experiment.compiled, visitor_id)
-
-    def _sticky_evaluate(self, experiment: CompiledExperiment, visitor_id: str) -> Assignment:
-        remembered = self._sticky_get(experiment.key, visitor_id)
-        if remembered is not None:
-            sticky = experiment.sticky.get(remembered)
-            if sticky is not None:
-                return sticky
-        assignment = experiment.evaluate(visitor_id)
-        if assignment.in_experiment:
-            self._sticky_set(experiment.key, visitor_id, assignment.variant)  # type: ignore[arg-type]
-        return assignment
+        return evaluators[experiment.key](visitor_id)
 
     def _refresh(self) -> bool:
         with self._refresh_lock:
@@ -269,9 +249,13 @@ class Client:
             return True
 
     def _install(self, snapshot: Snapshot, etag: str | None) -> None:
-        compiled_by_key = snapshot.compiled_by_key  # built here, off the request path
+        evaluators = {
+            key: sticky_evaluator(self._sticky, compiled)
+            for key, compiled in snapshot.compiled_by_key.items()
+        }
+        self._installed = (snapshot, evaluators)  # offer_for reads both from one snapshot
         self._snapshot = snapshot
-        self._compiled_by_key = compiled_by_key
+        self._evaluators = evaluators
         self._etag = etag
 
     def _refresh_forever(self) -> None:

@@ -97,8 +97,9 @@ def _running_evaluator(experiment: ExperimentConfig) -> Callable[[str], Assignme
 
     def evaluate_in_slice(visitor_id: str) -> Assignment:
         # bucketing.hash_uint32 and index_for_hash, inlined: this runs on every storefront
-        # request; the contract vectors pin both forms to the same results.
-        hash_value = murmur3_32((salt_prefix + visitor_id).encode("utf-8"), 0, False)
+        # request; the contract vectors pin both forms to the same results. str.encode() is
+        # always UTF-8; naming the codec only adds a lookup (about 30 ns a call).
+        hash_value = murmur3_32((salt_prefix + visitor_id).encode(), 0, False)
         index = bisect_right(lows, hash_value) - 1
         if hash_value < highs[index]:
             return by_index[index]
