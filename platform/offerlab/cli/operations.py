@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import numpy as np
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
 from offerlab.definitions import load_definitions
@@ -36,7 +37,10 @@ def utc_now() -> datetime:
 def database_session(settings: Settings | None = None) -> Iterator[Session]:
     """One transaction on the configured database, which must be migrated to the newest schema."""
     settings = settings or Settings()
-    engine = make_engine(settings.database_url)
+    try:
+        engine = make_engine(settings.database_url)
+    except ArgumentError as error:
+        raise click.ClickException(f"DATABASE_URL is not a database URL: {error}") from error
     try:
         if not is_current(engine):
             raise click.ClickException(
@@ -47,6 +51,9 @@ def database_session(settings: Settings | None = None) -> Iterator[Session]:
             yield session
     except OfferlabError as error:
         raise click.ClickException(error.detail) from error
+    except OperationalError as error:
+        where = engine.url.render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot use the database {where}: {error.orig}") from error
     finally:
         engine.dispose()
 

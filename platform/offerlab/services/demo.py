@@ -43,7 +43,6 @@ TRUE_ACCEPTANCE: Mapping[str, Mapping[str, float]] = {
 DEFAULT_RATE = 0.05
 FUNNEL = (("product_page", 1.0), ("cart", 0.6), ("checkout", 0.45), ("post_purchase", 0.36))
 ORDER_RATE_AT_CHECKOUT = 0.8
-BANDIT_REFRESH_SECONDS = 5.0
 
 
 def utc_now() -> datetime:
@@ -128,21 +127,22 @@ def drive_traffic(
     seed: int = 7,
     wave_size: int = 1000,
 ) -> None:
-    """Simulate `visitors` shoppers in waves through the SDK; re-weight bandits as it goes."""
+    """Simulate `visitors` shoppers in waves through the SDK; re-weight bandits after each wave.
+
+    A wave stands for a stretch of shop time, so the bandits get a new allocation epoch per wave
+    (the service's own updater would wait for each experiment's update interval).
+    """
     rng = np.random.default_rng(seed)
     client = Client(url, sdk_key, refresh_interval=1.0, batch_size=500, flush_interval=0.2)
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    last_update = time.monotonic()
     try:
         for start in range(0, visitors, wave_size):
             for number in range(start, min(start + wave_size, visitors)):
                 simulate_shopper(client, f"shopper-{number:06d}", rng)
             client.flush(timeout=30)
-            if time.monotonic() - last_update >= BANDIT_REFRESH_SECONDS:
-                with session_scope(sessions) as session:
-                    update_allocations(session, now=utc_now(), rng=rng, force=True)
-                last_update = time.monotonic()
+            with session_scope(sessions) as session:
+                update_allocations(session, now=utc_now(), rng=rng, force=True)
             echo(f"  {min(start + wave_size, visitors):>7,} shoppers sent")
     finally:
         client.close(timeout=30)
