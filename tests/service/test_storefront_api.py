@@ -66,6 +66,7 @@ def test_snapshot_etag_changes_when_an_experiment_is_paused(client, app, applied
 def test_requests_without_a_key_are_refused_with_a_problem(client, applied, path):
     response = client.get(path)
     assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["status"] == 401
 

@@ -19,6 +19,7 @@ from offerlab.storage.db import make_engine, make_sessionmaker, session_scope
 from offerlab.storage.keys import find_active_key
 
 KEY_CACHE_SECONDS = 30.0
+KEY_CACHE_ENTRIES = 10_000
 
 
 def utc_now() -> datetime:
@@ -55,6 +56,8 @@ class Services:
             row = find_active_key(session, secret)
             role = None if row is None else row.role
         with self._key_lock:
+            if len(self._key_roles) >= KEY_CACHE_ENTRIES:
+                self._key_roles.clear()  # bounded: unknown keys sent in bulk cannot grow it
             self._key_roles[digest] = (role, time.monotonic() + KEY_CACHE_SECONDS)
         return role
 

@@ -27,7 +27,10 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OfferlabError)
     def _offerlab_error(error: OfferlabError) -> Response:
-        return problem(error.status, error.title, error.detail)
+        response = problem(error.status, error.title, error.detail)
+        if error.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="offerlab"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:

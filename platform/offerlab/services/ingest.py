@@ -101,7 +101,10 @@ def ingest_batch(session: Session, raw_events: Sequence[Any], *, now: datetime) 
 def store_event_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
     """Insert event rows (one batched statement) and the first exposures their impressions make."""
     inserted = insert_events(session, rows)
-    record_exposures(session, [_exposure(row) for row in rows if row["kind"] == "impression"])
+    record_exposures(
+        session,
+        [_exposure(r) for r in rows if r["kind"] == "impression" and r["event_id"] in inserted],
+    )
     return inserted
 
 
