@@ -30,7 +30,7 @@ from scipy import special
 from scipy import stats as sps
 
 from offerlab.domain.reports import Interval, ResultError
-from offerlab.domain.stats.frequentist import MeanStats
+from offerlab.domain.stats.frequentist import MeanStats, check_alpha, check_counts
 
 _GRID_POINTS_PER_ARM = 2_001
 _GRID_TAIL = 1e-10
@@ -65,9 +65,9 @@ def compare_conversion_bayesian(
     metric: str = "conversion",
 ) -> BayesianComparison:
     """Exact Beta-posterior comparison of two conversion rates (formulas: module docstring)."""
-    _check_alpha(alpha)
-    _check_counts(control_successes, control_n, "control")
-    _check_counts(variant_successes, variant_n, "variant")
+    check_alpha(alpha)
+    check_counts(control_successes, control_n, "control")
+    check_counts(variant_successes, variant_n, "variant")
     if control_n == 0 or variant_n == 0:
         control_value = control_successes / control_n if control_n else None
         variant_value = variant_successes / variant_n if variant_n else None
@@ -88,8 +88,8 @@ def compare_conversion_bayesian(
 
 def beta_credible_interval(successes: int, n: int, *, alpha: float = 0.05) -> Interval:
     """Equal-tailed 1 − alpha credible interval of Beta(1 + s, 1 + n − s)."""
-    _check_alpha(alpha)
-    _check_counts(successes, n, "sample")
+    check_alpha(alpha)
+    check_counts(successes, n, "sample")
     posterior = sps.beta(1 + successes, 1 + n - successes)
     return Interval(float(posterior.ppf(alpha / 2.0)), float(posterior.isf(alpha / 2.0)))
 
@@ -99,7 +99,7 @@ def chance_to_be_best_conversion(successes: Sequence[int], ns: Sequence[int]) ->
     if len(successes) != len(ns) or len(ns) < 2:
         raise ValueError("successes and ns must have the same length of at least two")
     for s, n in zip(successes, ns, strict=True):
-        _check_counts(s, n, "arm")
+        check_counts(s, n, "arm")
     posteriors = [sps.beta(1 + s, 1 + n - s) for s, n in zip(successes, ns, strict=True)]
     return _chance_to_be_best(posteriors)
 
@@ -112,7 +112,7 @@ def compare_means_bayesian(
     metric: str = "mean",
 ) -> BayesianComparison:
     """Normal-approximation comparison of two means: Φ(d/σ), closed-form expected losses."""
-    _check_alpha(alpha)
+    check_alpha(alpha)
     control, variant = MeanStats(*control), MeanStats(*variant)
     control_value = control.sum / control.n if control.n > 0 else None
     variant_value = variant.sum / variant.n if variant.n > 0 else None
@@ -206,15 +206,3 @@ def _variance_of_mean(sample: MeanStats, side: str) -> float:
 def _normal_interval(mean: float, variance: float, z: float) -> Interval:
     half_width = z * math.sqrt(variance)
     return Interval(mean - half_width, mean + half_width)
-
-
-def _check_alpha(alpha: float) -> None:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError("alpha must be between 0 and 1 (exclusive)")
-
-
-def _check_counts(successes: int, n: int, side: str) -> None:
-    if n < 0 or successes < 0:
-        raise ValueError(f"{side} counts must be non-negative")
-    if successes > n:
-        raise ValueError(f"{side} successes must not exceed {side} n")

@@ -28,7 +28,7 @@ class MeanStats(NamedTuple):
     sum_sq: float
 
 
-class _Estimate(NamedTuple):
+class Estimate(NamedTuple):
     """A point estimate and the variance of that estimate."""
 
     value: float
@@ -45,22 +45,22 @@ def compare_proportions(
     metric: str = "conversion",
 ) -> Comparison:
     """Compare two conversion rates: pooled z-test, Wald CI of the difference, delta-method CI."""
-    _check_alpha(alpha)
-    _check_counts(control_successes, control_n, "control")
-    _check_counts(variant_successes, variant_n, "variant")
+    check_alpha(alpha)
+    check_counts(control_successes, control_n, "control")
+    check_counts(variant_successes, variant_n, "variant")
     if control_n == 0 or variant_n == 0:
-        return _degenerate(metric, None, None, ResultError.NO_UNITS)
+        return degenerate_comparison(metric, None, None, ResultError.NO_UNITS)
     p_c = control_successes / control_n
     p_v = variant_successes / variant_n
     pooled = (control_successes + variant_successes) / (control_n + variant_n)
     pooled_se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / control_n + 1.0 / variant_n))
     if pooled_se == 0.0:
-        return _degenerate(metric, p_c, p_v, ResultError.ZERO_VARIANCE)
+        return degenerate_comparison(metric, p_c, p_v, ResultError.ZERO_VARIANCE)
     p_value = 2.0 * float(sps.norm.sf(abs(p_v - p_c) / pooled_se))
-    control = _Estimate(p_c, p_c * (1.0 - p_c) / control_n)
-    variant = _Estimate(p_v, p_v * (1.0 - p_v) / variant_n)
+    control = Estimate(p_c, p_c * (1.0 - p_c) / control_n)
+    variant = Estimate(p_v, p_v * (1.0 - p_v) / variant_n)
     critical = float(sps.norm.isf(alpha / 2.0))
-    return _build_comparison(metric, control, variant, p_value, critical, alpha)
+    return build_comparison(metric, control, variant, p_value, critical, alpha)
 
 
 def compare_means(
@@ -75,32 +75,34 @@ def compare_means(
     Each side is ``(n, sum, sum_sq)``. Fewer than two observations on a side gives
     ``NO_UNITS``; zero variance on both sides gives ``ZERO_VARIANCE``.
     """
-    _check_alpha(alpha)
+    check_alpha(alpha)
     control, variant = MeanStats(*control), MeanStats(*variant)
     _check_mean_stats(control, "control")
     _check_mean_stats(variant, "variant")
     control_mean = control.sum / control.n if control.n else None
     variant_mean = variant.sum / variant.n if variant.n else None
     if control.n < 2 or variant.n < 2:
-        return _degenerate(metric, control_mean, variant_mean, ResultError.NO_UNITS)
-    control_est = _Estimate(control.sum / control.n, _sample_variance(control) / control.n)
-    variant_est = _Estimate(variant.sum / variant.n, _sample_variance(variant) / variant.n)
+        return degenerate_comparison(metric, control_mean, variant_mean, ResultError.NO_UNITS)
+    control_est = Estimate(control.sum / control.n, _sample_variance(control) / control.n)
+    variant_est = Estimate(variant.sum / variant.n, _sample_variance(variant) / variant.n)
     se_sq = control_est.variance + variant_est.variance
     if se_sq == 0.0:
-        return _degenerate(metric, control_est.value, variant_est.value, ResultError.ZERO_VARIANCE)
+        return degenerate_comparison(
+            metric, control_est.value, variant_est.value, ResultError.ZERO_VARIANCE
+        )
     df = se_sq**2 / (
         control_est.variance**2 / (control.n - 1) + variant_est.variance**2 / (variant.n - 1)
     )
     t_stat = (variant_est.value - control_est.value) / math.sqrt(se_sq)
     p_value = 2.0 * float(sps.t.sf(abs(t_stat), df))
     critical = float(sps.t.isf(alpha / 2.0, df))
-    return _build_comparison(metric, control_est, variant_est, p_value, critical, alpha)
+    return build_comparison(metric, control_est, variant_est, p_value, critical, alpha)
 
 
 def wilson_interval(successes: int, n: int, *, alpha: float) -> Interval | None:
     """Wilson score interval for a proportion at confidence 1 - alpha; None when n is 0."""
-    _check_alpha(alpha)
-    _check_counts(successes, n, "sample")
+    check_alpha(alpha)
+    check_counts(successes, n, "sample")
     if n == 0:
         return None
     z = float(sps.norm.isf(alpha / 2.0))
@@ -111,10 +113,10 @@ def wilson_interval(successes: int, n: int, *, alpha: float) -> Interval | None:
     return Interval(max(0.0, centre - half_width), min(1.0, centre + half_width))
 
 
-def _build_comparison(
+def build_comparison(
     metric: str,
-    control: _Estimate,
-    variant: _Estimate,
+    control: Estimate,
+    variant: Estimate,
     p_value: float,
     critical: float,
     alpha: float,
@@ -137,7 +139,7 @@ def _build_comparison(
 
 
 def _relative_uplift(
-    control: _Estimate, variant: _Estimate, critical: float
+    control: Estimate, variant: Estimate, critical: float
 ) -> tuple[float, Interval] | None:
     """Delta method for r = v / c: Var(r) ≈ Var(v) / c² + v² Var(c) / c⁴ (independent arms).
 
@@ -164,7 +166,7 @@ def _sample_variance(sample: MeanStats) -> float:
     return variance
 
 
-def _degenerate(
+def degenerate_comparison(
     metric: str, control_value: float | None, variant_value: float | None, error: ResultError
 ) -> Comparison:
     return Comparison(
@@ -172,12 +174,12 @@ def _degenerate(
     )
 
 
-def _check_alpha(alpha: float) -> None:
+def check_alpha(alpha: float) -> None:
     if not 0.0 < alpha < 1.0:
         raise ValueError("alpha must be between 0 and 1 (exclusive)")
 
 
-def _check_counts(successes: int, n: int, side: str) -> None:
+def check_counts(successes: int, n: int, side: str) -> None:
     if n < 0 or successes < 0:
         raise ValueError(f"{side} counts must be non-negative")
     if successes > n:

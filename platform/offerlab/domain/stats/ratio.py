@@ -17,7 +17,13 @@ from typing import NamedTuple
 
 from scipy import stats as sps
 
-from offerlab.domain.reports import Comparison, Interval, ResultError
+from offerlab.domain.reports import Comparison, ResultError
+from offerlab.domain.stats.frequentist import (
+    Estimate,
+    build_comparison,
+    check_alpha,
+    degenerate_comparison,
+)
 from offerlab.domain.stats.sufficient import VariantTotals
 
 # (Co)variances at or below this fraction of the data's squared scale are rounding noise from
@@ -92,34 +98,29 @@ def compare_ratios(
     p-value is two-sided from the standard normal. The relative uplift R_v / R_c − 1 has
     Var ≈ Var(R_v) / R_c² + R_v² Var(R_c) / R_c⁴; its CI is symmetric and normal.
     """
-    if not 0.0 < alpha < 1.0:
-        raise ValueError("alpha must be between 0 and 1 (exclusive)")
+    check_alpha(alpha)
     control_est = _estimate(RatioStats(*control), "control")
     variant_est = _estimate(RatioStats(*variant), "variant")
     error = control_est.error or variant_est.error
     if error is not None:
-        return _degenerate(metric, control_est.value, variant_est.value, error)
+        return degenerate_comparison(metric, control_est.value, variant_est.value, error)
     assert control_est.value is not None and control_est.variance is not None
     assert variant_est.value is not None and variant_est.variance is not None
     se_sq = control_est.variance + variant_est.variance
     if se_sq == 0.0:
-        return _degenerate(metric, control_est.value, variant_est.value, ResultError.ZERO_VARIANCE)
+        return degenerate_comparison(
+            metric, control_est.value, variant_est.value, ResultError.ZERO_VARIANCE
+        )
     critical = float(sps.norm.isf(alpha / 2.0))
     difference = variant_est.value - control_est.value
-    half_width = critical * math.sqrt(se_sq)
     p_value = 2.0 * float(sps.norm.sf(abs(difference) / math.sqrt(se_sq)))
-    relative = _relative_uplift(control_est, variant_est, critical)
-    return Comparison(
-        metric=metric,
-        control_value=control_est.value,
-        variant_value=variant_est.value,
-        absolute_uplift=difference,
-        absolute_ci=Interval(difference - half_width, difference + half_width),
-        relative_uplift=relative[0] if relative else None,
-        relative_ci=relative[1] if relative else None,
-        p_value=p_value,
-        significant=p_value < alpha,
-        error=None if relative else ResultError.CONTROL_ZERO,
+    return build_comparison(
+        metric,
+        Estimate(control_est.value, control_est.variance),
+        Estimate(variant_est.value, variant_est.variance),
+        p_value,
+        critical,
+        alpha,
     )
 
 
@@ -148,29 +149,6 @@ def _clean_variance(variance: float, scale: float) -> float:
             raise ValueError("sums of squares are inconsistent with sums and n (negative variance)")
         return 0.0
     return variance
-
-
-def _relative_uplift(
-    control: RatioEstimate, variant: RatioEstimate, critical: float
-) -> tuple[float, Interval] | None:
-    assert control.value is not None and control.variance is not None
-    assert variant.value is not None and variant.variance is not None
-    if control.value == 0.0:
-        return None
-    ratio = variant.value / control.value
-    variance = variant.variance / control.value**2 + (
-        variant.value**2 * control.variance / control.value**4
-    )
-    half_width = critical * math.sqrt(variance)
-    return ratio - 1.0, Interval(ratio - 1.0 - half_width, ratio - 1.0 + half_width)
-
-
-def _degenerate(
-    metric: str, control_value: float | None, variant_value: float | None, error: ResultError
-) -> Comparison:
-    return Comparison(
-        metric=metric, control_value=control_value, variant_value=variant_value, error=error
-    )
 
 
 def _check_stats(stats: RatioStats, side: str) -> None:

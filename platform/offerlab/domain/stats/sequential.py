@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from offerlab.domain.reports import Interval
+from offerlab.domain.stats.frequentist import check_alpha
 
 DEFAULT_PLANNED_UNITS = 5_000
 
@@ -37,7 +38,7 @@ def tuned_tau_sq(
     planned_units: int = DEFAULT_PLANNED_UNITS,
 ) -> float:
     """Mixing variance τ² that makes the confidence sequence tightest at `planned_units`."""
-    _check_alpha(alpha)
+    check_alpha(alpha)
     _check_variance(variance_of_diff)
     if total_units <= 0 or planned_units <= 0:
         raise ValueError("total_units and planned_units must be positive")
@@ -71,7 +72,7 @@ def confidence_sequence(
     diff: float, variance_of_diff: float, *, alpha: float, tau_sq: float
 ) -> Interval:
     """Always-valid 1 − alpha interval for the difference (formula in the module docstring)."""
-    _check_alpha(alpha)
+    check_alpha(alpha)
     _check_variance(variance_of_diff)
     _check_tau_sq(tau_sq)
     total = variance_of_diff + tau_sq
@@ -83,11 +84,6 @@ def confidence_sequence(
     )
     half_width = math.sqrt(half_width_sq)
     return Interval(diff - half_width, diff + half_width)
-
-
-def _check_alpha(alpha: float) -> None:
-    if not 0.0 < alpha < 1.0:
-        raise ValueError("alpha must be between 0 and 1 (exclusive)")
 
 
 def _check_variance(variance_of_diff: float) -> None:
