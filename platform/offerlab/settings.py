@@ -28,3 +28,16 @@ class Settings(BaseSettings):
     snapshot_max_age_seconds: int = Field(
         default=5, description="Cache-Control max-age of snapshots."
     )
+    rate_limit_events: str = Field(
+        default="1200/minute",
+        description="Event batches per API key (Flask-Limiter syntax); empty disables the limit.",
+    )
+    rate_limit_assign: str = Field(
+        default="60000/minute",
+        description="Assign calls per API key (Flask-Limiter syntax); empty disables the limit.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where counters live: memory:// counts per process; use redis://... to share "
+        "them between gunicorn workers.",
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from offerlab.api.context import Services, utc_now
 from offerlab.api.observability import Metrics, init_observability
 from offerlab.api.problems import register_error_handlers
+from offerlab.api.ratelimit import init_rate_limits
 from offerlab.api.routes import health, results, storefront
 from offerlab.services.bandits import update_allocations
 from offerlab.services.reporting import DatabaseReports
@@ -41,6 +42,7 @@ def create_app(
     init_observability(app, ctx.metrics)
     for blueprint in (health.bp, storefront.bp, results.bp):
         app.register_blueprint(blueprint)
+    init_rate_limits(app, settings)
     _init_dashboards(app, DatabaseReports(ctx.sessions, clock))
     if run_bandit_updates and settings.bandit_update_check_seconds > 0:
         _start_bandit_updates_on_first_request(app, ctx)
