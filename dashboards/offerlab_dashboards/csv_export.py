@@ -10,12 +10,28 @@ from offerlab.domain.reports import Comparison, ExperimentReport, Interval, Vari
 from offerlab_dashboards.significance import METRIC_LABELS, find_comparison, ordered_variants
 
 _VARIANT_COLUMNS = (
-    "variant", "name", "is_control", "impressions", "units", "acceptances", "converted_units",
-    "conversion_rate", "conversion_ci_low", "conversion_ci_high", "orders", "revenue",
-    "average_order_value", "revenue_per_visitor",
+    "variant",
+    "name",
+    "is_control",
+    "impressions",
+    "units",
+    "acceptances",
+    "converted_units",
+    "conversion_rate",
+    "conversion_ci_low",
+    "conversion_ci_high",
+    "orders",
+    "revenue",
+    "average_order_value",
+    "revenue_per_visitor",
 )
-_COMPARISON_FIELDS = ("relative_uplift", "relative_ci_low", "relative_ci_high", "p_value",
-                      "significant")
+_COMPARISON_FIELDS = (
+    "relative_uplift",
+    "relative_ci_low",
+    "relative_ci_high",
+    "p_value",
+    "significant",
+)
 # Spreadsheets run cells starting with these as formulas (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,10 +57,19 @@ def _bounds(interval: Interval | None) -> tuple[float | None, float | None]:
 def _variant_cells(result: VariantResult) -> list[Cell]:
     totals = result.totals
     return [
-        _text(result.variant), _text(result.name), result.is_control, totals.impressions,
-        totals.units, totals.acceptances, totals.converted_units, result.conversion_rate,
-        *_bounds(result.conversion_ci), totals.orders, totals.revenue_sum,
-        result.average_order_value, result.revenue_per_visitor,
+        _text(result.variant),
+        _text(result.name),
+        result.is_control,
+        totals.impressions,
+        totals.units,
+        totals.acceptances,
+        totals.converted_units,
+        result.conversion_rate,
+        *_bounds(result.conversion_ci),
+        totals.orders,
+        totals.revenue_sum,
+        result.average_order_value,
+        result.revenue_per_visitor,
     ]
 
 

@@ -67,9 +67,7 @@ def _badges(
     return by_badge
 
 
-def _verdict_on(
-    metric: str, challengers: Sequence[VariantResult], confidence: str
-) -> VerdictView:
+def _verdict_on(metric: str, challengers: Sequence[VariantResult], confidence: str) -> VerdictView:
     by_badge = _badges(metric, challengers)
     for badge in (Significance.BETTER, Significance.WORSE):
         if by_badge.get(badge):

@@ -154,11 +154,15 @@ def variant_view(
 ) -> VariantView:
     """One row of the variant table, with its comparisons unless it is the control."""
     totals = result.totals
-    comparisons = () if result.is_control else tuple(
-        comparison_view(find_comparison(result, metric), metric) for metric in METRIC_LABELS
+    comparisons = (
+        ()
+        if result.is_control
+        else tuple(
+            comparison_view(find_comparison(result, metric), metric) for metric in METRIC_LABELS
+        )
     )
-    significance = None if result.is_control else classify_significance(
-        find_comparison(result, primary)
+    significance = (
+        None if result.is_control else classify_significance(find_comparison(result, primary))
     )
     return VariantView(
         key=result.variant,

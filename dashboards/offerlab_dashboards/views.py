@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, render_template
 
 from offerlab_dashboards.charts import allocation_chart, conversion_chart
 from offerlab_dashboards.csv_export import variant_table_csv
+from offerlab_dashboards.login import install_sign_in
 from offerlab_dashboards.source import ReportSource
 from offerlab_dashboards.viewmodels import experiment_view, placement_views
 
@@ -29,6 +30,9 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+
+
+install_sign_in(bp)
 
 
 @dataclass(frozen=True)

@@ -41,3 +41,11 @@ class Settings(BaseSettings):
         description="Where counters live: memory:// counts per process; use redis://... to share "
         "them between gunicorn workers.",
     )
+    secret_key: str = Field(
+        default="",
+        description="Signs dashboard session cookies; set the same value on every worker. When "
+        "empty, a random key is made per process (sign-ins then end at a restart).",
+    )
+    session_cookie_secure: bool = Field(
+        default=False, description="Send the dashboard session cookie over HTTPS only."
+    )

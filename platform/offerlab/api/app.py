@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from flask import Flask
@@ -35,6 +36,12 @@ def create_app(
     settings = settings or Settings()
     app = Flask("offerlab")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.secret_key = settings.secret_key or secrets.token_hex(32)
+    app.config.update(
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+    )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     ctx = Services(settings, clock=clock, metrics=Metrics())
     app.extensions["offerlab"] = ctx
@@ -43,16 +50,18 @@ def create_app(
     for blueprint in (health.bp, storefront.bp, results.bp):
         app.register_blueprint(blueprint)
     init_rate_limits(app, settings)
-    _init_dashboards(app, DatabaseReports(ctx.sessions, clock))
+    _init_dashboards(app, DatabaseReports(ctx.sessions, clock), ctx.key_role)
     if run_bandit_updates and settings.bandit_update_check_seconds > 0:
         _start_bandit_updates_on_first_request(app, ctx)
     return app
 
 
-def _init_dashboards(app: Flask, reports: DatabaseReports) -> None:
+def _init_dashboards(
+    app: Flask, reports: DatabaseReports, authenticate: Callable[[str], str | None]
+) -> None:
     from offerlab_dashboards import init_app
 
-    init_app(app, reports)
+    init_app(app, reports, authenticate=authenticate)
 
 
 def _start_bandit_updates_on_first_request(app: Flask, ctx: Services) -> None:

@@ -63,7 +63,7 @@ def run_demo(
     secrets = _seed(database_url, experiments_path)
     server, url = _start_service(database_url, port)
     echo(f"offerlab is serving on {url}")
-    echo(f"dashboard: {url}/dashboards/   (viewer key: {secrets['viewer']})")
+    echo(f"dashboard: {url}/dashboards/   sign in with the viewer key: {secrets['viewer']}")
     echo(f"admin key: {secrets['admin']}   sdk key: {secrets['sdk']}")
     _print_truth(echo)
     try:
