@@ -13,6 +13,7 @@ import numpy as np
 from flask import Flask
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from offerlab.api import openapi
 from offerlab.api.context import Services, utc_now
 from offerlab.api.observability import Metrics, init_observability
 from offerlab.api.problems import register_error_handlers
@@ -47,7 +48,7 @@ def create_app(
     app.extensions["offerlab"] = ctx
     register_error_handlers(app)
     init_observability(app, ctx.metrics)
-    for blueprint in (health.bp, storefront.bp, results.bp):
+    for blueprint in (health.bp, storefront.bp, results.bp, openapi.bp):
         app.register_blueprint(blueprint)
     init_rate_limits(app, settings)
     _init_dashboards(app, DatabaseReports(ctx.sessions, clock), ctx.key_role)

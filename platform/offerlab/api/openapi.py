@@ -1,0 +1,175 @@
+"""The OpenAPI 3.1 document of the JSON API, built from the pydantic models the handlers use."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from offerlab import __version__
+from offerlab.api.routes.results import StatusRequest
+from offerlab.api.routes.storefront import AssignRequest
+from offerlab.services.ingest import AcceptanceEvent, ImpressionEvent, OrderEvent
+
+bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
+REF = "#/components/schemas/{model}"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+class AssignResponse(BaseModel):
+    experiment: str | None
+    variant: str | None
+    payload: dict[str, Any] | None
+    in_experiment: bool
+    reason: str = Field(
+        description="in_experiment, sticky, outside_traffic, other_experiment, not_running"
+    )
+    allocation_version: int | None
+    probability: float | None
+
+
+class Rejection(BaseModel):
+    index: int
+    event_id: str | None
+    reason: str
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Each event is validated on its own: bad ones are listed in `rejected`, "
+            "the good ones are stored."
+        }
+    )
+
+    events: list[ImpressionEvent | AcceptanceEvent | OrderEvent] = Field(max_length=1000)
+
+
+class IngestResponse(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+
+
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    method: str
+    summary: str
+    role: str | None
+    request: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+
+
+OPERATIONS = (
+    Operation("/api/v1/snapshot", "get", "Config snapshot for SDKs (ETag, 304)", "sdk"),
+    Operation(
+        "/api/v1/assign",
+        "post",
+        "Assign a visitor and record the exposure",
+        "sdk",
+        AssignRequest,
+        AssignResponse,
+    ),
+    Operation(
+        "/api/v1/events",
+        "post",
+        "Ingest a batch of events, idempotently",
+        "sdk",
+        EventBatch,
+        IngestResponse,
+    ),
+    Operation("/api/v1/experiments", "get", "List experiments", "viewer"),
+    Operation("/api/v1/experiments/{key}", "get", "One experiment's definition", "viewer"),
+    Operation("/api/v1/experiments/{key}/results", "get", "Results of an experiment", "viewer"),
+    Operation(
+        "/api/v1/experiments/{key}/status",
+        "post",
+        "Change an experiment's status",
+        "admin",
+        StatusRequest,
+    ),
+    Operation("/api/v1/placements", "get", "Results per placement", "viewer"),
+    Operation("/api/v1/openapi.json", "get", "This document", None),
+    Operation("/healthz", "get", "Liveness", None),
+    Operation("/readyz", "get", "Readiness: database reachable, migrations current", None),
+    Operation("/metrics", "get", "Prometheus metrics", None),
+)
+
+
+def openapi_document() -> dict[str, Any]:
+    models = [Problem, AssignResponse, IngestResponse, EventBatch, AssignRequest, StatusRequest]
+    _, schemas = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "offerlab",
+            "version": __version__,
+            "description": "Offer experiments and bandits for online stores.",
+        },
+        "paths": _paths(),
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return paths
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "object"}
+    if op.response:
+        body = {"$ref": REF.format(model=op.response.__name__)}
+    problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
+    operation: dict[str, Any] = {
+        "summary": op.summary,
+        "operationId": _operation_id(op),
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": body}}},
+            "4XX": {"description": "Problem", "content": problem},
+            "503": {"description": "Database unavailable", "content": problem},
+        },
+    }
+    if "{key}" in op.path:
+        operation["parameters"] = [
+            {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+        ]
+    if op.request:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": REF.format(model=op.request.__name__)}}
+            },
+        }
+    if op.role:
+        operation["security"] = [{"apiKey": []}]
+        operation["description"] = f"Needs a `{op.role}` key (or `admin`)."
+    return operation
+
+
+def _operation_id(op: Operation) -> str:
+    words = re.sub(r"[^a-z0-9]+", "_", op.path.removeprefix("/api/v1").lower()).strip("_")
+    return f"{op.method}_{words}"
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(openapi_document())
