@@ -17,6 +17,7 @@ from offerlab.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = (
     "validate",
+    "analyze",
     "schema",
     "apply",
     "report",

@@ -30,7 +30,9 @@ def test_conversion_chart_has_interval_bars_and_estimate_points(
     bars, points = spec["config"]["data"]["datasets"]
 
     assert spec["config"]["data"]["labels"] == [
-        "No offer", "Warranty at 39", "<script>alert(1)</script>",
+        "No offer",
+        "Warranty at 39",
+        "<script>alert(1)</script>",
     ]
     assert (bars["type"], points["type"]) == ("bar", "line")
     assert bars["data"] == [[9.42, 10.6], [11.18, 12.45], [8.93, 10.08]]
@@ -51,9 +53,7 @@ def test_conversion_chart_colours_follow_significance(warranty: ExperimentReport
 
 
 def test_conversion_chart_leaves_gaps_for_missing_numbers(warranty: ExperimentReport) -> None:
-    empty = dataclasses.replace(
-        warranty.variants[1], conversion_rate=None, conversion_ci=None
-    )
+    empty = dataclasses.replace(warranty.variants[1], conversion_rate=None, conversion_ci=None)
     broken = dataclasses.replace(
         warranty.variants[2], conversion_rate=math.nan, conversion_ci=Interval(math.nan, 0.1)
     )

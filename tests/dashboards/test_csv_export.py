@@ -44,5 +44,5 @@ def test_text_cells_cannot_start_a_formula(warranty: ExperimentReport) -> None:
 
     rows = _rows(variant_table_csv(report))
 
-    assert rows[2]["name"] == "'=HYPERLINK(\"http://x\")"
+    assert rows[2]["name"] == '\'=HYPERLINK("http://x")'
     assert rows[0]["name"] == "No offer"

@@ -129,8 +129,10 @@ def test_format_confidence(alpha: float, expected: str) -> None:
     [
         (datetime(2025, 3, 1, 14, 5, 59, tzinfo=UTC), "2025-03-01 14:05 UTC"),
         (datetime(2025, 3, 1, 14, 5), "2025-03-01 14:05"),
-        (datetime(2025, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=1), "CET")),
-         "2025-03-01 09:00 CET"),
+        (
+            datetime(2025, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=1), "CET")),
+            "2025-03-01 09:00 CET",
+        ),
     ],
 )
 def test_format_timestamp(moment: datetime, expected: str) -> None:

@@ -46,7 +46,7 @@ def test_index_lists_placements_split_by_offer_kind(client: FlaskClient) -> None
 
     assert "<header" in html and ">offerlab</a>" in html
     assert html.index("Checkout") < html.index("Cart")
-    cart = html[html.index('id="placement-cart"'):]
+    cart = html[html.index('id="placement-cart"') :]
     assert cart.index("Upsell") < cart.index("Free shipping nudge") < cart.index("Cross-sell")
     assert cart.index("Cross-sell") < cart.index("Console bundle")
     assert 'href="/dashboards/experiments/checkout-warranty"' in html
@@ -68,14 +68,35 @@ def test_index_without_experiments(app: Flask, source: object) -> None:
 def test_experiment_page_shows_facts_table_and_verdict(client: FlaskClient) -> None:
     html = _html(client, WARRANTY_URL)
 
-    for fact in ("Checkout", "Upsell", "Running", "Fixed split", "Offer conversion",
-                 "0.05 (95% confidence)", "100%", "29,900", "2025-03-01 14:05 UTC"):
+    for fact in (
+        "Checkout",
+        "Upsell",
+        "Running",
+        "Fixed split",
+        "Offer conversion",
+        "0.05 (95% confidence)",
+        "100%",
+        "29,900",
+        "2025-03-01 14:05 UTC",
+    ):
         assert fact in html
-    for figure in ("20,000", "10,000", "1,180", "11.8%", "[11.2%, 12.4%]", "1,300", "52.00",
-                   "6.76", "9.5%", "p = 0.12", "p = 0.003", "+12.7% [+3.3%, +22.0%]"):
+    for figure in (
+        "20,000",
+        "10,000",
+        "1,180",
+        "11.8%",
+        "[11.2%, 12.4%]",
+        "1,300",
+        "52.00",
+        "6.76",
+        "9.5%",
+        "p = 0.12",
+        "p = 0.003",
+        "+12.7% [+3.3%, +22.0%]",
+    ):
         assert figure in html
     assert (
-        'Variant “Warranty at 39” converts significantly better than control: '
+        "Variant “Warranty at 39” converts significantly better than control: "
         "+18.0% [+8.1%, +27.9%], p &lt; 0.001."
     ) in html
     assert "significantly better" in html and "not enough data" in html
@@ -117,7 +138,8 @@ def test_allocation_chart_only_on_bandit_pages(client: FlaskClient) -> None:
     assert "Bandit (Thompson sampling)" in bandit
     spec = json.loads(_chart_json(bandit, "allocation-chart"))
     assert [d["label"] for d in spec["config"]["data"]["datasets"]] == [
-        "Controller only", "Controller + case",
+        "Controller only",
+        "Controller + case",
     ]
 
 

@@ -59,7 +59,9 @@ def _comparison(**changes: object) -> Comparison:
         ),
         (
             _comparison(
-                relative_uplift=None, significant=False, p_value=0.4,
+                relative_uplift=None,
+                significant=False,
+                p_value=0.4,
                 error=ResultError.CONTROL_ZERO,
             ),
             Significance.NOT_SIGNIFICANT,
@@ -286,7 +288,10 @@ def test_uplift_falls_back_to_the_difference_when_control_is_zero(
     metric: str, expected: str
 ) -> None:
     comparison = _comparison(
-        metric=metric, control_value=0.0, relative_uplift=None, relative_ci=None,
+        metric=metric,
+        control_value=0.0,
+        relative_uplift=None,
+        relative_ci=None,
         error=ResultError.CONTROL_ZERO,
     )
 
@@ -300,9 +305,14 @@ def test_verdict_against_a_no_offer_control_uses_percentage_points(
     warranty: ExperimentReport,
 ) -> None:
     zero_control = _comparison(
-        control_value=0.0, variant_value=0.115, absolute_uplift=0.115,
-        absolute_ci=Interval(0.096, 0.134), relative_uplift=None, relative_ci=None,
-        p_value=1e-12, error=ResultError.CONTROL_ZERO,
+        control_value=0.0,
+        variant_value=0.115,
+        absolute_uplift=0.115,
+        absolute_ci=Interval(0.096, 0.134),
+        relative_uplift=None,
+        relative_ci=None,
+        p_value=1e-12,
+        error=ResultError.CONTROL_ZERO,
     )
     offer = dataclasses.replace(
         warranty.variants[0], name="30 W fast charger", comparisons={"conversion": zero_control}

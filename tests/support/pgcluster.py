@@ -55,12 +55,38 @@ def start_cluster(bin_dir: Path) -> PostgresCluster:
         user = pwd.getpwnam(run_as)
         os.chown(root, user.pw_uid, user.pw_gid)
     cluster = PostgresCluster(data_dir, _free_port(), bin_dir, run_as)
-    _run(cluster._command("initdb", "-D", str(data_dir), "-U", "postgres", "--auth=trust",
-                          "-E", "UTF8", "--locale=C"), run_as)
-    options = (f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 "
-               "-c max_connections=200 -c fsync=off -c synchronous_commit=off")
-    _run(cluster._command("pg_ctl", "-D", str(data_dir), "-o", options, "-l",
-                          str(root / "server.log"), "-w", "start"), run_as)
+    _run(
+        cluster._command(
+            "initdb",
+            "-D",
+            str(data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ),
+        run_as,
+    )
+    options = (
+        f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 "
+        "-c max_connections=200 -c fsync=off -c synchronous_commit=off"
+    )
+    _run(
+        cluster._command(
+            "pg_ctl",
+            "-D",
+            str(data_dir),
+            "-o",
+            options,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "start",
+        ),
+        run_as,
+    )
     return cluster
 
 

@@ -120,8 +120,9 @@ def api_keys(sessions) -> dict[str, str]:  # type: ignore[no-untyped-def]
     secrets = {}
     with session_scope(sessions) as session:
         for role in ROLES:
-            _row, secret = create_key(session, role=role, name=f"test {role}",
-                                      now=datetime(2026, 11, 1, tzinfo=UTC))
+            _row, secret = create_key(
+                session, role=role, name=f"test {role}", now=datetime(2026, 11, 1, tzinfo=UTC)
+            )
             secrets[role] = secret
     return secrets
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from offerlab import __version__
+from offerlab.cli.analyze import analyze_command
 from offerlab.cli.definitions import schema_command, validate_command
 from offerlab.cli.operations import apply_command, bandits, db, keys, report_command, status_command
 from offerlab.cli.planning import power_command
@@ -25,6 +26,7 @@ main.add_command(status_command, "status")
 main.add_command(serve_command, "serve")
 main.add_command(demo_command, "demo")
 main.add_command(power_command, "power")
+main.add_command(analyze_command, "analyze")
 main.add_command(db)
 main.add_command(keys)
 main.add_command(bandits)
