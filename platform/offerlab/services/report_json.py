@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping
-from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from offerlab.domain.model import Experiment
+from offerlab.domain.plain import plain
 from offerlab.domain.reports import ExperimentReport, PlacementReport, VariantResult
-
-
-def plain(value: Any) -> Any:
-    """Dataclasses, enums, datetimes and mappings to JSON types; NaN and infinities to None."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def experiment_to_dict(experiment: Experiment) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from offerlab.api.auth import require
 from offerlab.api.bodies import json_body, parse_body
 from offerlab.api.context import services
+from offerlab.domain.plain import plain
 from offerlab.errors import InvalidRequest, PayloadTooLarge
 from offerlab.services.assignment import assign_visitor
 from offerlab.services.ingest import ingest_batch
-from offerlab.services.report_json import plain
 from offerlab.storage.db import session_scope
 
 bp = Blueprint("storefront", __name__, url_prefix="/api/v1")

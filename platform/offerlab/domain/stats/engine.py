@@ -14,7 +14,6 @@ levels; BH: Benjamini–Yekutieli FCR level; none: 1 − alpha). Statistical deg
 from __future__ import annotations
 
 import dataclasses
-import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 from scipy import stats as sps
 
+from offerlab.domain.plain import plain
 from offerlab.domain.reports import Comparison, Interval, ResultError
 from offerlab.domain.stats.bayesian import (
     BayesianComparison,
@@ -134,7 +134,7 @@ class AnalysisReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: snake_case keys, None for anything missing, never NaN."""
-        data = _plain(self)
+        data = plain(self)
         data["comparisons"] = [_comparison_dict(item) for item in self.comparisons]
         return data
 
@@ -409,34 +409,18 @@ def _check_arguments(
         raise ValueError("give a weight for every variant or for none")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
-    if isinstance(value, float):
-        return _finite_or_none(value)
-    return value
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 def _comparison_dict(item: MetricComparison) -> dict[str, Any]:
     """Flatten the frequentist `Comparison` into the comparison's own JSON object."""
-    data: dict[str, Any] = _plain(item.comparison)
+    data: dict[str, Any] = plain(item.comparison)
     data.update(
         variant=item.variant,
-        adjusted_p_value=_plain(item.adjusted_p_value),
+        adjusted_p_value=plain(item.adjusted_p_value),
         significant=item.significant,
         interval_alpha=item.interval_alpha,
         interval_level=1.0 - item.interval_alpha,
-        chance_to_beat_control=_plain(item.chance_to_beat_control),
-        expected_loss=_plain(item.expected_loss),
-        expected_loss_of_control=_plain(item.expected_loss_of_control),
+        chance_to_beat_control=plain(item.chance_to_beat_control),
+        expected_loss=plain(item.expected_loss),
+        expected_loss_of_control=plain(item.expected_loss_of_control),
     )
     return {key: data[key] for key in _COMPARISON_KEYS}
 
