@@ -30,12 +30,12 @@ def assign_visitor(
 ) -> Assignment:
     """The visitor's variant; a visitor already exposed keeps the variant of the first exposure."""
     config = snapshot.parsed.experiment_by_key.get(experiment_key)
-    row = store.find_experiment_row(session, experiment_key)
-    if config is None or row is None:
+    experiment_id = None if config is None else store.find_experiment_id(session, experiment_key)
+    if config is None or experiment_id is None:
         raise NotFound(f"experiment {experiment_key!r} does not exist")
     assignment = evaluate(config, visitor_id)
     if config.is_running:
-        exposure = find_exposure(session, row.id, visitor_id)
+        exposure = find_exposure(session, experiment_id, visitor_id)
         if exposure is not None and exposure.variant_key in config.variant_by_key:
             variant = config.variant_by_key[exposure.variant_key]
             return replace(
@@ -48,7 +48,7 @@ def assign_visitor(
                 probability=exposure.probability,
             )
     if assignment.in_experiment and track_impression:
-        _record_impression(session, row.id, assignment, visitor_id, now, attributes)
+        _record_impression(session, experiment_id, assignment, visitor_id, now, attributes)
     return assignment
 
 

@@ -61,6 +61,10 @@ def find_experiment_row(session: Session, key: str) -> ExperimentRow | None:
     )
 
 
+def find_experiment_id(session: Session, key: str) -> int | None:
+    return session.scalar(select(ExperimentRow.id).where(ExperimentRow.key == key))
+
+
 def list_experiment_rows(session: Session) -> list[ExperimentRow]:
     return list(
         session.scalars(
