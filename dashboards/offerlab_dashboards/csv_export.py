@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
 
-from offerlab.domain.reports import Comparison, ExperimentReport, Interval, VariantResult
-from offerlab_dashboards.significance import METRIC_LABELS, find_comparison, ordered_variants
+from offerlab.domain.reports import (
+    Comparison,
+    ComparisonDetail,
+    ExperimentReport,
+    Interval,
+    VariantResult,
+)
+from offerlab_dashboards.significance import (
+    METRIC_LABELS,
+    find_comparison,
+    find_detail,
+    ordered_variants,
+)
 
 _VARIANT_COLUMNS = (
     "variant",
@@ -21,16 +33,28 @@ _VARIANT_COLUMNS = (
     "conversion_ci_low",
     "conversion_ci_high",
     "orders",
+    "orders_per_unit",
     "revenue",
     "average_order_value",
-    "revenue_per_visitor",
+    "revenue_per_unit",
+    "acceptance_value",
+    "acceptance_value_per_unit",
+    "refunds",
+    "refund_value",
+    "refund_rate",
+    "chance_to_be_best",
 )
 _COMPARISON_FIELDS = (
+    "absolute_uplift",
     "relative_uplift",
     "relative_ci_low",
     "relative_ci_high",
+    "interval_level",
     "p_value",
+    "adjusted_p_value",
     "significant",
+    "chance_to_beat_control",
+    "expected_loss",
 )
 # Spreadsheets run cells starting with these as formulas (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -39,7 +63,7 @@ Cell = str | int | float | bool | None
 
 
 def csv_header() -> list[str]:
-    """Column names: variant figures, then five columns per compared metric."""
+    """Column names: variant figures, then one group of columns per compared metric."""
     comparison_columns = [
         f"{metric}_{field}" for metric in METRIC_LABELS for field in _COMPARISON_FIELDS
     ]
@@ -48,6 +72,13 @@ def csv_header() -> list[str]:
 
 def _text(value: str) -> str:
     return f"'{value}" if value.startswith(_FORMULA_PREFIXES) else value
+
+
+def _finite(cell: Cell) -> Cell:
+    # A spreadsheet reads "nan" or "inf" as text; an empty cell is the honest "not computable".
+    if isinstance(cell, float) and not math.isfinite(cell):
+        return None
+    return cell
 
 
 def _bounds(interval: Interval | None) -> tuple[float | None, float | None]:
@@ -67,17 +98,35 @@ def _variant_cells(result: VariantResult) -> list[Cell]:
         result.conversion_rate,
         *_bounds(result.conversion_ci),
         totals.orders,
+        result.orders_per_unit,
         totals.revenue_sum,
         result.average_order_value,
-        result.revenue_per_visitor,
+        result.revenue_per_unit,
+        totals.acceptance_value_sum,
+        result.acceptance_value_per_unit,
+        totals.refunds,
+        totals.refund_value,
+        result.refund_rate,
+        result.chance_to_be_best,
     ]
 
 
-def _comparison_cells(comparison: Comparison | None) -> list[Cell]:
+def _comparison_cells(comparison: Comparison | None, detail: ComparisonDetail | None) -> list[Cell]:
     if comparison is None:
         return [None] * len(_COMPARISON_FIELDS)
     low, high = _bounds(comparison.relative_ci)
-    return [comparison.relative_uplift, low, high, comparison.p_value, comparison.significant]
+    return [
+        comparison.absolute_uplift,
+        comparison.relative_uplift,
+        low,
+        high,
+        None if detail is None else detail.interval_level,
+        comparison.p_value,
+        None if detail is None else detail.adjusted_p_value,
+        comparison.significant,
+        None if detail is None else detail.chance_to_beat_control,
+        None if detail is None else detail.expected_loss,
+    ]
 
 
 def variant_rows(report: ExperimentReport) -> list[list[Cell]]:
@@ -87,8 +136,8 @@ def variant_rows(report: ExperimentReport) -> list[list[Cell]]:
         cells = _variant_cells(result)
         for metric in METRIC_LABELS:
             comparison = None if result.is_control else find_comparison(result, metric)
-            cells.extend(_comparison_cells(comparison))
-        rows.append(cells)
+            cells.extend(_comparison_cells(comparison, find_detail(result, metric)))
+        rows.append([_finite(cell) for cell in cells])
     return rows
 
 

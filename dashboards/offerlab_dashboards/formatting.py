@@ -20,7 +20,13 @@ _PLACEMENT_LABELS = {
 }
 _OFFER_KIND_LABELS = {"upsell": "Upsell", "cross_sell": "Cross-sell"}
 _ALLOCATION_LABELS = {"fixed": "Fixed split", "thompson": "Bandit (Thompson sampling)"}
-_OBJECTIVE_LABELS = {"conversion": "Offer conversion", "revenue": "Revenue per visitor"}
+_OBJECTIVE_LABELS = {
+    "conversion": "Offer conversion",
+    "revenue": "Revenue per visitor",
+    "order_value": "Order value",
+    "offer_revenue": "Offer revenue",
+    "margin": "Margin",
+}
 
 
 def _is_number(value: float | None) -> bool:
@@ -96,7 +102,42 @@ def format_p_value(p_value: float | None) -> str:
 
 def format_confidence(alpha: float) -> str:
     """Confidence level of a two-sided test at `alpha`: 0.05 -> "95%", 0.025 -> "97.5%"."""
-    return f"{round((1.0 - alpha) * 100.0, 1):g}%"
+    return format_level(1.0 - alpha)
+
+
+def format_level(level: float) -> str:
+    """An interval's confidence level: 0.975 -> "97.5%", 0.98333 -> "98.3%"."""
+    return f"{round(level * 100.0, 1):g}%"
+
+
+def format_decimal(value: float | None, *, decimals: int = 3) -> str:
+    """Format a per-visitor count such as orders per visitor: 0.1234 -> "0.123"."""
+    if value is None or not _is_number(value):
+        return NO_VALUE
+    return f"{value:,.{decimals}f}"
+
+
+def format_signed_decimal(value: float | None, *, decimals: int = 3) -> str:
+    """Format a difference of per-visitor counts with its sign: 0.012 -> "+0.012"."""
+    if value is None or not _is_number(value):
+        return NO_VALUE
+    return f"{value:+,.{decimals}f}"
+
+
+def format_ordinal(number: float) -> str:
+    """An ordinal for percentiles: 99 -> "99th", 1 -> "1st", 22 -> "22nd", 99.5 -> "99.5th"."""
+    text = f"{number:g}"
+    if number != int(number) or 11 <= int(number) % 100 <= 13:
+        return f"{text}th"
+    return text + {1: "st", 2: "nd", 3: "rd"}.get(int(number) % 10, "th")
+
+
+def format_days(days: float | None) -> str:
+    """Days still needed, rounded up: 0.2 -> "1 day", 11.3 -> "12 days"."""
+    if days is None or not _is_number(days) or days < 0:
+        return NO_VALUE
+    whole = max(1, math.ceil(days))
+    return "1 day" if whole == 1 else f"{whole:,} days"
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -15,6 +15,12 @@ class ReportSource(Protocol):
         """Every placement with a summary line per experiment."""
         ...
 
-    def experiment_report(self, key: str) -> ExperimentReport | None:
-        """The full report of one experiment, or None when no experiment has that key."""
+    def experiment_report(
+        self, key: str, segments: Sequence[str] | None = None
+    ) -> ExperimentReport | None:
+        """The full report of one experiment, or None when no experiment has that key.
+
+        `segments` are the attributes to break the results down by; None means the ones the
+        experiment is configured with.
+        """
         ...

@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from offerlab.domain.reports import Comparison, ExperimentReport, VariantResult
 from offerlab_dashboards import formatting as fmt
 from offerlab_dashboards.significance import (
+    ACCEPTANCE_VALUE_PER_UNIT,
     AVERAGE_ORDER_VALUE,
     CONVERSION,
     METRIC_LABELS,
-    REVENUE_PER_VISITOR,
+    ORDERS_PER_UNIT,
+    REVENUE_PER_UNIT,
     Significance,
     classify_significance,
     find_comparison,
+    find_detail,
+    format_comparison_p,
     format_comparison_uplift,
+    nominal_level,
     primary_metric,
 )
 
@@ -25,9 +30,17 @@ _PHRASES: Mapping[str, tuple[str, str]] = {
         "has a significantly higher average order value",
         "has a significantly lower average order value",
     ),
-    REVENUE_PER_VISITOR: (
+    REVENUE_PER_UNIT: (
         "earns significantly more revenue per visitor",
         "earns significantly less revenue per visitor",
+    ),
+    ORDERS_PER_UNIT: (
+        "brings significantly more orders per visitor",
+        "brings significantly fewer orders per visitor",
+    ),
+    ACCEPTANCE_VALUE_PER_UNIT: (
+        "earns significantly more offer value per visitor",
+        "earns significantly less offer value per visitor",
     ),
 }
 
@@ -49,10 +62,11 @@ def describe_verdict(report: ExperimentReport) -> VerdictView:
             Significance.NOT_ENOUGH_DATA,
         )
     metric = primary_metric(report)
-    verdict = _verdict_on(metric, challengers, fmt.format_confidence(report.experiment.alpha))
+    nominal = nominal_level(report)
+    verdict = _verdict_on(metric, challengers, nominal)
     if verdict.significance in (Significance.BETTER, Significance.WORSE):
         return verdict
-    note = _secondary_note(challengers, primary=metric)
+    note = _secondary_note(challengers, primary=metric, nominal=nominal)
     return verdict if note is None else VerdictView(f"{verdict.text} {note}", verdict.significance)
 
 
@@ -67,27 +81,33 @@ def _badges(
     return by_badge
 
 
-def _verdict_on(metric: str, challengers: Sequence[VariantResult], confidence: str) -> VerdictView:
+def _verdict_on(metric: str, challengers: Sequence[VariantResult], nominal: float) -> VerdictView:
     by_badge = _badges(metric, challengers)
     for badge in (Significance.BETTER, Significance.WORSE):
         if by_badge.get(badge):
             best = _extreme(by_badge[badge], lowest=badge is Significance.WORSE)
-            return VerdictView(_sentence(best, metric, badge), badge)
+            return VerdictView(_sentence(best, metric, badge, nominal), badge)
+    label = METRIC_LABELS.get(metric, metric).lower()
     if by_badge.get(Significance.NOT_SIGNIFICANT):
         result, comparison = _extreme(by_badge[Significance.NOT_SIGNIFICANT])
+        uplift = format_comparison_uplift(
+            comparison, metric, find_detail(result, metric), nominal=nominal
+        )
         text = (
-            f"No variant differs significantly from control in {METRIC_LABELS[metric].lower()} "
-            f"yet at {confidence} confidence. Best so far: {_quoted(result)} at "
-            f"{format_comparison_uplift(comparison, metric)}."
+            f"No variant differs significantly from control in {label} "
+            f"yet at {fmt.format_level(nominal)} confidence. Best so far: {_quoted(result)} at "
+            f"{uplift}."
         )
         return VerdictView(text, Significance.NOT_SIGNIFICANT)
     return VerdictView(
-        f"Not enough data yet to compare {METRIC_LABELS[metric].lower()} with control.",
+        f"Not enough data yet to compare {label} with control.",
         Significance.NOT_ENOUGH_DATA,
     )
 
 
-def _secondary_note(challengers: Sequence[VariantResult], *, primary: str) -> str | None:
+def _secondary_note(
+    challengers: Sequence[VariantResult], *, primary: str, nominal: float
+) -> str | None:
     for metric in METRIC_LABELS:
         if metric == primary:
             continue
@@ -95,7 +115,7 @@ def _secondary_note(challengers: Sequence[VariantResult], *, primary: str) -> st
         for badge in (Significance.BETTER, Significance.WORSE):
             if by_badge.get(badge):
                 best = _extreme(by_badge[badge], lowest=badge is Significance.WORSE)
-                return _sentence(best, metric, badge)
+                return _sentence(best, metric, badge, nominal)
     return None
 
 
@@ -114,11 +134,12 @@ def _quoted(result: VariantResult) -> str:
     return f"“{result.name or result.variant}”"
 
 
-def _sentence(candidate: Candidate, metric: str, badge: Significance) -> str:
+def _sentence(candidate: Candidate, metric: str, badge: Significance, nominal: float) -> str:
     result, comparison = candidate
     better, worse = _PHRASES.get(metric, _PHRASES[CONVERSION])
     phrase = better if badge is Significance.BETTER else worse
-    uplift = format_comparison_uplift(comparison, metric)
-    p_value = fmt.format_p_value(comparison.p_value)
+    detail = find_detail(result, metric)
+    uplift = format_comparison_uplift(comparison, metric, detail, nominal=nominal)
+    p_value = format_comparison_p(comparison, detail)
     details = ", ".join(part for part in (uplift, p_value) if part != fmt.NO_VALUE)
     return f"Variant {_quoted(result)} {phrase} than control: {details}."

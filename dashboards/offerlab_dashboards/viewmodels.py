@@ -10,23 +10,38 @@ from typing import Any
 from offerlab.domain.model import OfferKind
 from offerlab.domain.reports import (
     Comparison,
+    ComparisonDetail,
     ExperimentReport,
     ExperimentSummary,
     PlacementReport,
     VariantResult,
 )
 from offerlab_dashboards import formatting as fmt
+from offerlab_dashboards.health import (
+    AuditEntryView,
+    GuardrailsView,
+    HealthBanner,
+    audit_log_view,
+    guardrails_view,
+    sample_ratio_banner,
+)
+from offerlab_dashboards.method_notes import PowerView, method_notes, power_view
+from offerlab_dashboards.segments import SegmentAttributeView, segment_views
 from offerlab_dashboards.significance import (
     AVERAGE_ORDER_VALUE,
     CONVERSION,
     METRIC_FORMATTERS,
     METRIC_LABELS,
-    REVENUE_PER_VISITOR,
+    NOMINAL_LEVEL,
+    REVENUE_PER_UNIT,
     Significance,
     classify_significance,
     find_comparison,
+    find_detail,
+    format_comparison_p,
     format_comparison_uplift,
     is_bandit,
+    nominal_level,
     ordered_variants,
     primary_metric,
 )
@@ -36,7 +51,7 @@ __all__ = [
     "AVERAGE_ORDER_VALUE",
     "CONVERSION",
     "METRIC_LABELS",
-    "REVENUE_PER_VISITOR",
+    "REVENUE_PER_UNIT",
     "ComparisonView",
     "ExperimentSummaryView",
     "ExperimentView",
@@ -65,6 +80,7 @@ class ComparisonView:
     uplift: str
     p_value: str
     significance: Significance
+    chance_to_beat_control: str = fmt.NO_VALUE
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,11 @@ class VariantView:
     orders: str
     average_order_value: str
     revenue_per_visitor: str
+    orders_per_visitor: str
+    offer_value_per_visitor: str
+    refund_rate: str
+    chance_to_be_best: str
+    chance_to_beat_control: str
     comparisons: tuple[ComparisonView, ...]
     significance: Significance | None
 
@@ -104,6 +125,14 @@ class ExperimentView:
     generated_at: str
     verdict: VerdictView
     variants: tuple[VariantView, ...]
+    primary_metric: str
+    sample_ratio: HealthBanner | None
+    guardrails: GuardrailsView | None
+    audit_log: tuple[AuditEntryView, ...]
+    method_notes: tuple[str, ...]
+    power: PowerView | None
+    segments: tuple[SegmentAttributeView, ...]
+    configured_segments: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -120,6 +149,8 @@ class ExperimentSummaryView:
     leading_variant: str
     significance_label: str
     significance_class: str
+    unhealthy: bool = False
+    guardrail_violated: bool = False
 
 
 @dataclass(frozen=True)
@@ -130,19 +161,27 @@ class PlacementView:
     cross_sell: tuple[ExperimentSummaryView, ...]
 
 
-def comparison_view(comparison: Comparison | None, metric: str) -> ComparisonView:
+def comparison_view(
+    comparison: Comparison | None,
+    metric: str,
+    detail: ComparisonDetail | None = None,
+    *,
+    nominal: float = NOMINAL_LEVEL,
+) -> ComparisonView:
     """One row of the "compared with control" table."""
     format_value = METRIC_FORMATTERS.get(metric, fmt.format_money)
     if comparison is None:
         comparison = Comparison(metric=metric, control_value=None, variant_value=None)
+    chance = None if detail is None else detail.chance_to_beat_control
     return ComparisonView(
         metric=metric,
         label=METRIC_LABELS.get(metric, fmt.status_label(metric)),
         control_value=format_value(comparison.control_value),
         variant_value=format_value(comparison.variant_value),
-        uplift=format_comparison_uplift(comparison, metric),
-        p_value=fmt.format_p_value(comparison.p_value),
+        uplift=format_comparison_uplift(comparison, metric, detail, nominal=nominal),
+        p_value=format_comparison_p(comparison, detail),
         significance=classify_significance(comparison),
+        chance_to_beat_control=fmt.format_percent(chance),
     )
 
 
@@ -151,6 +190,7 @@ def variant_view(
     *,
     primary: str = CONVERSION,
     payload: Mapping[str, Any] | None = None,
+    nominal: float = NOMINAL_LEVEL,
 ) -> VariantView:
     """One row of the variant table, with its comparisons unless it is the control."""
     totals = result.totals
@@ -158,12 +198,19 @@ def variant_view(
         ()
         if result.is_control
         else tuple(
-            comparison_view(find_comparison(result, metric), metric) for metric in METRIC_LABELS
+            comparison_view(
+                find_comparison(result, metric),
+                metric,
+                find_detail(result, metric),
+                nominal=nominal,
+            )
+            for metric in METRIC_LABELS
         )
     )
     significance = (
         None if result.is_control else classify_significance(find_comparison(result, primary))
     )
+    primary_detail = None if result.is_control else find_detail(result, primary)
     return VariantView(
         key=result.variant,
         name=result.name or result.variant,
@@ -176,7 +223,14 @@ def variant_view(
         conversion_ci=fmt.format_interval(result.conversion_ci, fmt.format_percent),
         orders=fmt.format_count(totals.orders),
         average_order_value=fmt.format_money(result.average_order_value),
-        revenue_per_visitor=fmt.format_money(result.revenue_per_visitor),
+        revenue_per_visitor=fmt.format_money(result.revenue_per_unit),
+        orders_per_visitor=fmt.format_decimal(result.orders_per_unit),
+        offer_value_per_visitor=fmt.format_money(result.acceptance_value_per_unit),
+        refund_rate=fmt.format_percent(result.refund_rate),
+        chance_to_be_best=fmt.format_percent(result.chance_to_be_best),
+        chance_to_beat_control=fmt.format_percent(
+            None if primary_detail is None else primary_detail.chance_to_beat_control
+        ),
         comparisons=comparisons,
         significance=significance,
     )
@@ -194,8 +248,9 @@ def experiment_view(report: ExperimentReport) -> ExperimentView:
     experiment = report.experiment
     payloads = {variant.key: variant.payload for variant in experiment.variants}
     primary = primary_metric(report)
+    nominal = nominal_level(report)
     variants = tuple(
-        variant_view(result, primary=primary, payload=payloads.get(result.variant))
+        variant_view(result, primary=primary, payload=payloads.get(result.variant), nominal=nominal)
         for result in ordered_variants(report)
     )
     return ExperimentView(
@@ -209,13 +264,21 @@ def experiment_view(report: ExperimentReport) -> ExperimentView:
         allocation=fmt.allocation_label(experiment.allocation),
         is_bandit=is_bandit(report),
         objective=fmt.objective_label(experiment.objective),
-        alpha=f"{experiment.alpha:g}",
-        confidence=fmt.format_confidence(experiment.alpha),
+        alpha=f"{1.0 - nominal:g}",
+        confidence=fmt.format_level(nominal),
         traffic=fmt.format_percent(experiment.traffic, decimals=0),
         units=fmt.format_count(sum(result.totals.units for result in report.variants)),
         generated_at=fmt.format_timestamp(report.generated_at),
         verdict=describe_verdict(report),
         variants=variants,
+        primary_metric=METRIC_LABELS.get(primary, primary),
+        sample_ratio=sample_ratio_banner(report),
+        guardrails=guardrails_view(report),
+        audit_log=audit_log_view(report),
+        method_notes=method_notes(report),
+        power=power_view(report),
+        segments=segment_views(report),
+        configured_segments=tuple(experiment.analysis.segments),
     )
 
 
@@ -235,6 +298,8 @@ def summary_view(summary: ExperimentSummary) -> ExperimentSummaryView:
         leading_variant=summary.leading_variant_name or summary.leading_variant or fmt.NO_VALUE,
         significance_label=label,
         significance_class=css_class,
+        unhealthy=summary.unhealthy,
+        guardrail_violated=summary.guardrail_violated,
     )
 
 

@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template, request
 
 from offerlab_dashboards.charts import allocation_chart, conversion_chart
 from offerlab_dashboards.csv_export import variant_table_csv
+from offerlab_dashboards.daily_charts import daily_units_chart, over_time_chart
 from offerlab_dashboards.login import install_sign_in
+from offerlab_dashboards.segments import MAX_ATTRIBUTE_LENGTH, parse_segment_request
 from offerlab_dashboards.source import ReportSource
 from offerlab_dashboards.viewmodels import experiment_view, placement_views
 
@@ -70,8 +72,9 @@ def index() -> str:
 
 @bp.get("/experiments/<key>")
 def experiment(key: str) -> str | tuple[str, int]:
-    """One experiment: facts, verdict, variant table and charts."""
-    report = _config().reports.experiment_report(key)
+    """One experiment: health, verdict, variant table, charts, breakdown by `?segment=`."""
+    segments = parse_segment_request(request.args.getlist("segment"))
+    report = _config().reports.experiment_report(key, segments=segments.attributes)
     if report is None:
         return _not_found(key)
     return render_template(
@@ -79,6 +82,11 @@ def experiment(key: str) -> str | tuple[str, int]:
         experiment=experiment_view(report),
         conversion_chart=conversion_chart(report),
         allocation_chart=allocation_chart(report),
+        over_time_chart=over_time_chart(report),
+        daily_units_chart=daily_units_chart(report),
+        requested_segments=segments.attributes or (),
+        rejected_segments=segments.rejected,
+        max_segment_length=MAX_ATTRIBUTE_LENGTH,
     )
 
 

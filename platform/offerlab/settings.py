@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         description="How often the service checks whether a bandit is due for a new allocation; "
         "0 disables the background updater (use `offerlab bandits update`).",
     )
+    guardrail_check_seconds: float = Field(
+        default=300.0,
+        description="How often running experiments with auto_pause_on_guardrail are checked "
+        "(by the same background thread); 0 disables it (use `offerlab guardrails check`).",
+    )
     snapshot_max_age_seconds: int = Field(
         default=5, description="Cache-Control max-age of snapshots."
     )

@@ -40,6 +40,7 @@ def test_json_output_is_the_report_without_nan(tmp_path):
         "conversion",
         "revenue_per_unit",
         "average_order_value",
+        "orders_per_unit",
     ]
     conversion = data["comparisons"][0]
     assert conversion["variant_value"] == pytest.approx(260 / 4000)
@@ -118,3 +119,90 @@ def test_options_are_validated_by_click(tmp_path):
     assert result.exit_code == 2
     _path, result = run(tmp_path, f"{HEADER}\n{CONTROL}\n{VARIANT}\n", "--alpha", "1.5")
     assert result.exit_code == 2
+
+
+EXTRA = "covariate_sum,covariate_sum_sq,revenue_covariate_sum_prod,refunded_units"
+CONTROL_EXTRA = f"{CONTROL},200000,13600000,1578000,80"
+VARIANT_EXTRA = f"{VARIANT},200000,13600000,1987000,130"
+
+
+def test_optional_columns_bring_cuped_and_the_refund_guardrail(tmp_path):
+    text = f"{HEADER},{EXTRA}\n{CONTROL_EXTRA}\n{VARIANT_EXTRA}\n"
+    _path, result = run(tmp_path, text, "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    reduction = data["variance_reduction"]
+    assert reduction["covariate_used"] is True and reduction["metric"] == "revenue_per_unit"
+    assert 0.0 < reduction["interval_narrowing"] < 1.0
+    assert [g["metric"] for g in data["guardrails"]] == ["refund_rate"]
+    assert data["guardrail_violated"] is True
+    assert data["variants"][1]["refund_rate"] == pytest.approx(130 / 4000)
+    _path, table = run(tmp_path, text)
+    assert "adjusted for the pre-period covariate (CUPED)" in table.output
+    assert "Refund rate" in table.output and "VIOLATED" in table.output
+
+
+def test_acceptance_value_columns_add_the_metric_and_empty_cells_mean_not_given(tmp_path):
+    header = f"{HEADER},acceptance_value_sum,acceptance_value_sum_sq"
+    text = f"{header}\n{CONTROL},9000,400000\n{VARIANT},12000,520000\n"
+    _path, result = run(tmp_path, text, "--format", "json")
+    metrics = [c["metric"] for c in json.loads(result.output)["comparisons"]]
+    assert metrics[-1] == "acceptance_value_per_unit"
+    _path, result = run(
+        tmp_path, f"{header}\n{CONTROL},9000,400000\n{VARIANT},,\n", "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert "acceptance_value_per_unit" not in [c["metric"] for c in data["comparisons"]]
+    assert data["variants"][1]["acceptance_value_per_unit"] is None
+
+
+def test_metric_and_guardrail_options(tmp_path):
+    text = f"{HEADER},{EXTRA}\n{CONTROL_EXTRA}\n{VARIANT_EXTRA}\n"
+    _path, result = run(
+        tmp_path,
+        text,
+        "--format",
+        "json",
+        "--metric",
+        "conversion",
+        "--metric",
+        "refund_rate",
+        "--guardrail",
+        "average_order_value",
+        "--guardrail",
+        "conversion:higher",
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["metrics"] == ["conversion", "refund_rate"]
+    assert [(g["metric"], g["worse_when"]) for g in data["guardrails"]] == [
+        ("average_order_value", "lower"),
+        ("conversion", "higher"),
+    ]
+    _path, table = run(tmp_path, text, "--metric", "refund_rate")
+    refund_line = next(
+        line for line in table.output.splitlines() if line.startswith("warranty_29  Refund rate")
+    )
+    assert refund_line.endswith("worse")  # higher refund rate, significant
+    _path, bad = run(tmp_path, text, "--guardrail", "bounce_rate")
+    assert bad.exit_code == 2 and "unknown guardrail metric" in bad.output
+
+
+OPTIONAL_ERRORS = [
+    (f"{HEADER},covariate_sum\n{CONTROL},1\n", 1, "covariate_sum_sq: missing column"),
+    (
+        f"{HEADER},acceptance_value_sum,acceptance_value_sum_sq\n{CONTROL},5,\n{VARIANT},1,1\n",
+        2,
+        "acceptance_value_sum_sq: give all of",
+    ),
+    (f"{HEADER},refunded_units\n{CONTROL},1.5\n{VARIANT},1\n", 2, "refunded_units: not a whole"),
+    (f"{HEADER},refunded_units\n{CONTROL},5000\n{VARIANT},1\n", 2, "refunded_units: must not"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "message"), OPTIONAL_ERRORS)
+def test_optional_column_errors_name_file_line_and_column(tmp_path, text, line, message):
+    path, result = run(tmp_path, text)
+    assert result.exit_code != 0
+    assert f"{path}:{line}: {message}" in result.output

@@ -25,6 +25,8 @@ COMMANDS = (
     "db",
     "keys",
     "bandits",
+    "guardrails",
+    "simulate",
     "serve",
     "demo",
     "power",

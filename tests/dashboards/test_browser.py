@@ -122,3 +122,39 @@ def test_hostile_names_stay_text_in_the_browser(page: object, base_url: str) -> 
     assert page.locator("#allocation-chart").count() == 0  # type: ignore[attr-defined]
     assert dialogs == []
     assert problems == []
+
+
+def test_over_time_charts_draw_from_daily_results(page: object, base_url: str) -> None:
+    """The cumulative-uplift and new-visitors charts render; interval edges stay out of legends."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: problems.append(str(error)))  # type: ignore[attr-defined]
+    page.on("requestfailed", lambda request: problems.append(request.url))  # type: ignore[attr-defined]
+
+    page.goto(f"{base_url}/dashboards/experiments/checkout-warranty?segment=device")  # type: ignore[attr-defined]
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
+    over_time = _canvas_state(page, "over-time-chart")
+    units = _canvas_state(page, "daily-units-chart")
+    legend = page.evaluate(  # type: ignore[attr-defined]
+        """() => window.Chart.getChart(document.getElementById("over-time-chart"))
+            .legend.legendItems.map((item) => item.text)"""
+    )
+
+    assert over_time["hasChart"] and units["hasChart"]
+    assert over_time["labels"] == ["2025-02-27", "2025-02-28", "2025-03-01"]
+    assert (over_time["type"], units["type"]) == ("line", "bar")
+    for state in (over_time, units):
+        assert state["painted"] > 1_000
+    assert legend == ["Control (no change)", "Warranty at 39", "<script>alert(1)</script>"]
+    assert page.inner_text("#guardrail-alert").startswith("Guardrail violated")  # type: ignore[attr-defined]
+    assert problems == []
+
+
+def test_unhealthy_banner_is_visible(page: object, base_url: str) -> None:
+    """A sample-ratio mismatch shows the red banner above the verdict."""
+    page.goto(f"{base_url}/dashboards/experiments/cart-console-bundle")  # type: ignore[attr-defined]
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
+
+    banner = page.locator("#sample-ratio-alert")  # type: ignore[attr-defined]
+    assert banner.is_visible()
+    assert banner.inner_text().startswith("Unhealthy: sample ratio mismatch (p < 0.001)")

@@ -172,3 +172,59 @@ def test_format_signed_money(value: float | None, expected: str) -> None:
 )
 def test_format_signed_points(value: float | None, expected: str) -> None:
     assert fmt.format_signed_points(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (99, "99th"),
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (11, "11th"),
+        (12, "12th"),
+        (22, "22nd"),
+        (99.5, "99.5th"),
+        (95, "95th"),
+        (101, "101st"),
+        (113, "113th"),
+    ],
+)
+def test_format_ordinal(number: float, expected: str) -> None:
+    assert fmt.format_ordinal(number) == expected
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (0.2, "1 day"),
+        (1.0, "1 day"),
+        (11.3, "12 days"),
+        (None, DASH),
+        (-1.0, DASH),
+        (math.inf, DASH),
+    ],
+)
+def test_format_days(days: float | None, expected: str) -> None:
+    assert fmt.format_days(days) == expected
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"), [(0.95, "95%"), (0.975, "97.5%"), (0.99375, "99.4%"), (0.9, "90%")]
+)
+def test_format_level(level: float, expected: str) -> None:
+    assert fmt.format_level(level) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "plain", "signed"),
+    [
+        (0.1234, "0.123", "+0.123"),
+        (-0.02, "-0.020", "-0.020"),
+        (None, DASH, DASH),
+        (math.nan, DASH, DASH),
+    ],
+)
+def test_format_decimal(value: float | None, plain: str, signed: str) -> None:
+    assert fmt.format_decimal(value) == plain
+    assert fmt.format_signed_decimal(value) == signed

@@ -90,17 +90,22 @@ def test_experiment_page_shows_facts_table_and_verdict(client: FlaskClient) -> N
         "52.00",
         "6.76",
         "9.5%",
-        "p = 0.12",
-        "p = 0.003",
-        "+12.7% [+3.3%, +22.0%]",
+        "p = 0.12, adjusted p = 0.47",
+        "p = 0.003, adjusted p = 0.022",
+        "+12.7% [+3.3%, +22.0%] 99.3% CI",
+        "0.130",
+        "4.60",
+        "2.1%",
+        "99.8%",
     ):
         assert figure in html
     assert (
         "Variant “Warranty at 39” converts significantly better than control: "
-        "+18.0% [+8.1%, +27.9%], p &lt; 0.001."
+        "+18.0% [+8.1%, +27.9%] 99.4% CI, p &lt; 0.001."
     ) in html
     assert "significantly better" in html and "not enough data" in html
-    assert html.count('class="control-row"') == 1
+    variant_table = html[html.index("variant-table") :]
+    assert variant_table[: variant_table.index("</table>")].count('class="control-row"') == 1
     assert 'href="/dashboards/experiments/checkout-warranty.csv"' in html
 
 

@@ -133,19 +133,37 @@ def test_comparison_rows_cover_conversion_aov_and_revenue(warranty: ExperimentRe
     better = experiment_view(warranty).variants[1]
     rows = {row.metric: row for row in better.comparisons}
 
-    assert list(rows) == ["conversion", "average_order_value", "revenue_per_visitor"]
+    assert list(rows) == [
+        "conversion",
+        "average_order_value",
+        "revenue_per_unit",
+        "orders_per_unit",
+        "acceptance_value_per_unit",
+    ]
     conversion = rows["conversion"]
     assert (conversion.control_value, conversion.variant_value) == ("10.0%", "11.8%")
-    assert conversion.uplift == "+18.0% [+8.1%, +27.9%]"
+    assert conversion.uplift == "+18.0% [+8.1%, +27.9%] 99.4% CI"
     assert conversion.p_value == "p < 0.001"
     assert conversion.significance is Significance.BETTER
+    assert conversion.chance_to_beat_control == "100.0%"
     aov = rows["average_order_value"]
     assert aov.label == "Average order value"
     assert (aov.control_value, aov.variant_value) == ("50.00", "52.00")
-    assert (aov.uplift, aov.p_value) == ("+4.0% [-1.0%, +9.0%]", "p = 0.12")
+    assert (aov.uplift, aov.p_value) == ("+4.0% [-1.0%, +9.0%]", "p = 0.12, adjusted p = 0.47")
     assert aov.significance is Significance.NOT_SIGNIFICANT
-    rpv = rows["revenue_per_visitor"]
-    assert (rpv.uplift, rpv.p_value) == ("+12.7% [+3.3%, +22.0%]", "p = 0.003")
+    rpv = rows["revenue_per_unit"]
+    assert rpv.label == "Revenue per visitor"
+    assert rpv.uplift == "+12.7% [+3.3%, +22.0%] 99.3% CI"
+    assert rpv.p_value == "p = 0.003, adjusted p = 0.022"
+    orders = rows["orders_per_unit"]
+    assert (orders.label, orders.control_value, orders.variant_value) == (
+        "Orders per visitor",
+        "0.120",
+        "0.130",
+    )
+    offer_value = rows["acceptance_value_per_unit"]
+    assert offer_value.label == "Offer value per visitor"
+    assert offer_value.significance is Significance.NOT_ENOUGH_DATA
 
 
 def test_missing_or_failed_comparisons_show_not_enough_data(warranty: ExperimentReport) -> None:
@@ -154,7 +172,7 @@ def test_missing_or_failed_comparisons_show_not_enough_data(warranty: Experiment
 
     assert rows["average_order_value"].significance is Significance.NOT_ENOUGH_DATA
     assert rows["average_order_value"].uplift == "—"
-    assert rows["revenue_per_visitor"].significance is Significance.NOT_ENOUGH_DATA
+    assert rows["revenue_per_unit"].significance is Significance.NOT_ENOUGH_DATA
     assert rows["conversion"].significance is Significance.NOT_SIGNIFICANT
 
 
@@ -164,58 +182,67 @@ def test_verdict_names_the_significant_winner(warranty: ExperimentReport) -> Non
     assert verdict.significance is Significance.BETTER
     assert verdict.text == (
         "Variant “Warranty at 39” converts significantly better than control: "
-        "+18.0% [+8.1%, +27.9%], p < 0.001."
+        "+18.0% [+8.1%, +27.9%] 99.4% CI, p < 0.001."
     )
 
 
-def _with_conversion(report: ExperimentReport, key: str, **changes: object) -> ExperimentReport:
+def _with_conversion(
+    report: ExperimentReport, key: str, adjusted: float | None = None, **changes: object
+) -> ExperimentReport:
+    """The report with one variant's conversion comparison changed (and its adjusted p)."""
+
     def change(result: VariantResult) -> VariantResult:
         if result.variant != key:
             return result
         comparisons = dict(result.comparisons)
         comparisons["conversion"] = dataclasses.replace(comparisons["conversion"], **changes)
-        return dataclasses.replace(result, comparisons=comparisons)
+        details = dict(result.details)
+        if adjusted is not None:
+            details["conversion"] = dataclasses.replace(
+                details["conversion"], adjusted_p_value=adjusted
+            )
+        return dataclasses.replace(result, comparisons=comparisons, details=details)
 
     return dataclasses.replace(report, variants=tuple(change(r) for r in report.variants))
 
 
 def test_verdict_reports_a_significant_loser(warranty: ExperimentReport) -> None:
-    report = _with_conversion(warranty, "w39", significant=False, p_value=0.4)
-    report = _with_conversion(report, "hostile", significant=True, p_value=0.02)
+    report = _with_conversion(warranty, "w39", adjusted=0.8, significant=False, p_value=0.4)
+    report = _with_conversion(report, "hostile", adjusted=0.04, significant=True, p_value=0.02)
 
     verdict = describe_verdict(report)
 
     assert verdict.significance is Significance.WORSE
     assert verdict.text == (
         "Variant “<script>alert(1)</script>” converts significantly worse than control: "
-        "-5.1% [-13.4%, +3.2%], p = 0.020."
+        "-5.1% [-13.4%, +3.2%], p = 0.020, adjusted p = 0.040."
     )
 
 
 def test_verdict_without_significance_names_the_best_so_far(warranty: ExperimentReport) -> None:
-    report = _with_conversion(warranty, "w39", significant=False, p_value=0.06)
+    report = _with_conversion(warranty, "w39", adjusted=0.2, significant=False, p_value=0.06)
 
     verdict = describe_verdict(report)
 
     assert verdict.significance is Significance.NOT_SIGNIFICANT
     assert verdict.text == (
         "No variant differs significantly from control in conversion yet at 95% confidence. "
-        "Best so far: “Warranty at 39” at +18.0% [+8.1%, +27.9%]. "
+        "Best so far: “Warranty at 39” at +18.0% [+8.1%, +27.9%] 99.4% CI. "
         "Variant “Warranty at 39” earns significantly more revenue per visitor than control: "
-        "+12.7% [+3.3%, +22.0%], p = 0.003."
+        "+12.7% [+3.3%, +22.0%] 99.3% CI, p = 0.003, adjusted p = 0.022."
     )
 
 
 def test_verdict_without_any_significance_has_no_secondary_note(
     warranty: ExperimentReport,
 ) -> None:
-    report = _with_conversion(warranty, "w39", significant=False, p_value=0.06)
+    report = _with_conversion(warranty, "w39", adjusted=0.2, significant=False, p_value=0.06)
     rpv = dataclasses.replace(
-        report.variants[0].comparisons["revenue_per_visitor"], significant=False, p_value=0.2
+        report.variants[0].comparisons["revenue_per_unit"], significant=False, p_value=0.2
     )
     better = dataclasses.replace(
         report.variants[0],
-        comparisons={**report.variants[0].comparisons, "revenue_per_visitor": rpv},
+        comparisons={**report.variants[0].comparisons, "revenue_per_unit": rpv},
     )
     report = dataclasses.replace(report, variants=(better, *report.variants[1:]))
 
@@ -223,7 +250,7 @@ def test_verdict_without_any_significance_has_no_secondary_note(
 
     assert verdict.text == (
         "No variant differs significantly from control in conversion yet at 95% confidence. "
-        "Best so far: “Warranty at 39” at +18.0% [+8.1%, +27.9%]."
+        "Best so far: “Warranty at 39” at +18.0% [+8.1%, +27.9%] 99.4% CI."
     )
 
 
@@ -235,7 +262,7 @@ def test_verdict_follows_the_revenue_objective(warranty: ExperimentReport) -> No
 
     assert verdict.text == (
         "Variant “Warranty at 39” earns significantly more revenue per visitor than control: "
-        "+12.7% [+3.3%, +22.0%], p = 0.003."
+        "+12.7% [+3.3%, +22.0%] 99.3% CI, p = 0.003, adjusted p = 0.022."
     )
 
 
@@ -281,7 +308,8 @@ def test_placement_views_split_upsell_and_cross_sell(source: object) -> None:
     [
         ("conversion", "+2.0 pp [+0.5 pp, +3.5 pp]"),
         ("average_order_value", "+0.02 [+0.01, +0.04]"),
-        ("revenue_per_visitor", "+0.02 [+0.01, +0.04]"),
+        ("revenue_per_unit", "+0.02 [+0.01, +0.04]"),
+        ("orders_per_unit", "+0.020 [+0.005, +0.035]"),
     ],
 )
 def test_uplift_falls_back_to_the_difference_when_control_is_zero(
@@ -321,5 +349,5 @@ def test_verdict_against_a_no_offer_control_uses_percentage_points(
 
     assert describe_verdict(report).text == (
         "Variant “30 W fast charger” converts significantly better than control: "
-        "+11.5 pp [+9.6 pp, +13.4 pp], p < 0.001."
+        "+11.5 pp [+9.6 pp, +13.4 pp] 99.4% CI, p < 0.001."
     )

@@ -104,7 +104,8 @@ def test_adjusted_p_values_match_multipletests_over_all_comparisons(correction, 
     report = analyse(variants, correction=correction)
     raw_p = [c.comparison.p_value for c in report.comparisons]
     rejected, expected, _, _ = multipletests(raw_p, alpha=0.05, method=reference)
-    assert len(raw_p) == 6 and report.comparisons_tested == 6
+    # Every decision metric with inputs: conversion, revenue, AOV and orders per unit, 2 variants.
+    assert len(raw_p) == 8 and report.comparisons_tested == 8
     assert [c.adjusted_p_value for c in report.comparisons] == pytest.approx(expected, rel=REL)
     assert [c.significant for c in report.comparisons] == list(rejected)
 
@@ -253,6 +254,45 @@ def test_json_has_stable_field_names():
         "variants",
         "comparisons",
         "sample_ratio",
+        "metrics",
+        "variance_reduction",
+        "guardrails",
+        "guardrail_violated",
+    }
+    assert data["metrics"] == [
+        "conversion",
+        "revenue_per_unit",
+        "average_order_value",
+        "orders_per_unit",
+    ]
+    assert data["variance_reduction"] is None
+    assert data["guardrails"] == [] and data["guardrail_violated"] is False
+    assert set(data["sample_ratio"]) == {
+        "statistic",
+        "p_value",
+        "unhealthy",
+        "threshold",
+        "error",
+        "method",
+        "epochs",
+    }
+    assert data["sample_ratio"]["method"] == "overall" and data["sample_ratio"]["epochs"] == []
+    assert set(data["variants"][0]) == {
+        "variant",
+        "is_control",
+        "units",
+        "conversions",
+        "conversion_rate",
+        "conversion_ci",
+        "revenue_per_unit",
+        "average_order_value",
+        "orders_per_unit",
+        "expected_share",
+        "observed_share",
+        "chance_to_be_best_conversion",
+        "errors",
+        "acceptance_value_per_unit",
+        "refund_rate",
     }
     assert set(data["comparisons"][0]) == {
         "variant",
@@ -328,3 +368,18 @@ def test_needs_two_unique_variants_and_consistent_weights():
     weighted = VariantSums("b", 10, 1, 0.0, 0.0, 0.0, 0.0, 0.0, weight=2.0)
     with pytest.raises(ValueError, match="every variant or for none"):
         analyse([a, weighted])
+
+
+def test_stats_and_reports_import_in_either_order(tmp_path):
+    import subprocess
+    import sys
+
+    for first, second in [
+        ("offerlab.domain.reports", "offerlab.domain.stats"),
+        ("offerlab.domain.stats", "offerlab.domain.reports"),
+    ]:
+        code = f"import {first}, {second}; from offerlab.domain.stats import analyse"
+        completed = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert completed.returncode == 0, completed.stderr

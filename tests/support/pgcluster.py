@@ -12,6 +12,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+# Test clusters trade durability for speed; benchmarks and outage tests ask for a durable one.
+FAST_OPTIONS = "-c fsync=off -c synchronous_commit=off"
+
 
 @dataclass
 class PostgresCluster:
@@ -19,6 +22,7 @@ class PostgresCluster:
     port: int
     bin_dir: Path
     run_as: str | None
+    options: str = ""
 
     @property
     def admin_url(self) -> str:
@@ -28,8 +32,29 @@ class PostgresCluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def stop(self) -> None:
-        _run(self._command("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "stop"), self.run_as)
+        """Stop the server (if it runs) and delete the cluster."""
+        if self.is_running():
+            self.stop_server()
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
+
+    def stop_server(self) -> None:
+        """`pg_ctl stop -m fast`: the server goes away, the data stays."""
+        _run(
+            self._command("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"),
+            self.run_as,
+        )
+
+    def start_server(self) -> None:
+        """Start the server again on the same port with the same options."""
+        log = str(self.data_dir.parent / "server.log")
+        command = ["pg_ctl", "-D", str(self.data_dir), "-o", self.options, "-l", log, "-w", "start"]
+        _run(self._command(*command), self.run_as)
+
+    def is_running(self) -> bool:
+        status = self._command("pg_ctl", "-D", str(self.data_dir), "status")
+        if self.run_as:
+            status = ["runuser", "-u", self.run_as, "--", *status]
+        return subprocess.run(status, capture_output=True, cwd="/").returncode == 0
 
     def _command(self, program: str, *args: str) -> list[str]:
         return [str(self.bin_dir / program), *args]
@@ -46,8 +71,11 @@ def find_bin_dir() -> Path | None:
     return Path(found).parent if found else None
 
 
-def start_cluster(bin_dir: Path) -> PostgresCluster:
-    """initdb a fresh cluster in a temp dir and start it on a free loopback port."""
+def start_cluster(bin_dir: Path, *, durable: bool = False) -> PostgresCluster:
+    """initdb a fresh cluster in a temp dir and start it on a free loopback port.
+
+    `durable` keeps PostgreSQL's default fsync and synchronous_commit; otherwise both are off.
+    """
     root = Path(tempfile.mkdtemp(prefix="offerlab-pg-"))
     data_dir = root / "data"
     run_as = "postgres" if os.geteuid() == 0 else None
@@ -69,24 +97,12 @@ def start_cluster(bin_dir: Path) -> PostgresCluster:
         ),
         run_as,
     )
-    options = (
-        f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 "
-        "-c max_connections=200 -c fsync=off -c synchronous_commit=off"
+    cluster.options = (
+        f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
     )
-    _run(
-        cluster._command(
-            "pg_ctl",
-            "-D",
-            str(data_dir),
-            "-o",
-            options,
-            "-l",
-            str(root / "server.log"),
-            "-w",
-            "start",
-        ),
-        run_as,
-    )
+    if not durable:
+        cluster.options += f" {FAST_OPTIONS}"
+    cluster.start_server()
     return cluster
 
 

@@ -73,6 +73,21 @@ def database_url(
     _admin(cluster, f"DROP DATABASE {name} WITH (FORCE)")
 
 
+@pytest.fixture(params=DATABASES)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables at all (not migrated): a SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    cluster = request.getfixturevalue("postgres_template")
+    if cluster is None:
+        pytest.skip("PostgreSQL server binaries not found (set OFFERLAB_PG_BIN)")
+    name = f"empty_{os.getpid()}_{next(_counter)}"
+    _admin(cluster, f"CREATE DATABASE {name}")
+    yield cluster.url(name)
+    _admin(cluster, f"DROP DATABASE {name} WITH (FORCE)")
+
+
 class Clock:
     """A settable clock for the app; starts at a fixed moment."""
 

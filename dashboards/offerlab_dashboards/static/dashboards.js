@@ -12,8 +12,19 @@
     return { month: "short", day: "numeric" };
   }
 
+  function signed(value, decimals) {
+    const number = Number(value);
+    const text = number.toFixed(decimals);
+    return number > 0 && Number(text) !== 0 ? `+${text}` : text;
+  }
+
   const formatters = {
     percent: (value) => `${Number(value).toFixed(1)}%`,
+    signed_percent: (value) => `${signed(value, 1)}%`,
+    signed_points: (value) => `${signed(value, 1)} pp`,
+    signed_money: (value) => signed(value, 2),
+    signed_number: (value) => signed(value, 3),
+    count: (value) => Number(value).toLocaleString("en-US"),
     datetime: (value, span) => new Date(value).toLocaleString(undefined, timeParts(span)),
   };
 
@@ -61,12 +72,28 @@
     };
   }
 
+  // Interval edges ("band": true) are drawn as a shaded area, not listed as series.
+  function isBand(datasets, index) {
+    return Boolean(datasets[index] && datasets[index].band);
+  }
+
   function applyTooltips(spec) {
     const plugins = (spec.config.options.plugins = spec.config.options.plugins || {});
     const callbacks = { label: tooltipLabel(spec) };
     const title = tooltipTitle(spec);
     if (title) callbacks.title = title;
-    plugins.tooltip = Object.assign({}, plugins.tooltip, { callbacks: callbacks });
+    plugins.tooltip = Object.assign({}, plugins.tooltip, {
+      callbacks: callbacks,
+      filter: (item) => !isBand(item.chart.data.datasets, item.datasetIndex),
+    });
+  }
+
+  function applyLegendFilter(spec) {
+    const plugins = (spec.config.options.plugins = spec.config.options.plugins || {});
+    const legend = (plugins.legend = plugins.legend || {});
+    legend.labels = Object.assign({}, legend.labels, {
+      filter: (item, data) => !isBand(data.datasets, item.datasetIndex),
+    });
   }
 
   function drawChart(element) {
@@ -78,6 +105,7 @@
     const spec = JSON.parse(element.textContent);
     applyTickFormats(spec);
     applyTooltips(spec);
+    applyLegendFilter(spec);
     new window.Chart(canvas, spec.config);
   }
 

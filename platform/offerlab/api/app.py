@@ -20,6 +20,7 @@ from offerlab.api.problems import register_error_handlers
 from offerlab.api.ratelimit import init_rate_limits
 from offerlab.api.routes import health, results, storefront
 from offerlab.services.bandits import update_allocations
+from offerlab.services.monitor import enforce_guardrails
 from offerlab.services.reporting import DatabaseReports
 from offerlab.settings import Settings
 from offerlab.storage.db import session_scope
@@ -77,18 +78,36 @@ def _start_bandit_updates_on_first_request(app: Flask, ctx: Services) -> None:
 
 
 class BanditUpdater(threading.Thread):
-    """Re-weights due bandit experiments every few seconds in the background."""
+    """Re-weights due bandit experiments every few seconds in the background, and checks the
+    guardrails of auto-pausing experiments every `guardrail_check_seconds`."""
 
     def __init__(self, ctx: Services) -> None:
         super().__init__(name="offerlab-bandit-updater", daemon=True)
         self._ctx = ctx
         self._rng = np.random.default_rng()
+        self._next_guardrail_check = 0.0
 
     def run(self) -> None:
         interval = self._ctx.settings.bandit_update_check_seconds
         while True:
             self.run_once()
+            self.check_guardrails_when_due()
             time.sleep(interval)
+
+    def check_guardrails_when_due(self) -> None:
+        interval = self._ctx.settings.guardrail_check_seconds
+        if interval <= 0 or time.monotonic() < self._next_guardrail_check:
+            return
+        self._next_guardrail_check = time.monotonic() + interval
+        try:
+            with session_scope(self._ctx.sessions) as session:
+                paused = enforce_guardrails(session, now=self._ctx.clock())
+        except (IntegrityError, OperationalError) as error:
+            log.warning("guardrail check skipped: %s", error)
+            return
+        if paused:
+            self._ctx.snapshots.invalidate()
+            log.warning("paused on a violated guardrail: %s", ", ".join(paused))
 
     def run_once(self) -> None:
         try:

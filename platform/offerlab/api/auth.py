@@ -37,9 +37,10 @@ def require(permission: str) -> Callable[[F], F]:
             secret = presented_secret()
             if secret is None:
                 raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
-            role = services().key_role(secret)
-            if role is None:
+            identity = services().key_identity(secret)
+            if identity is None:
                 raise Unauthorized("the API key is unknown or revoked")
+            role, g.key_id = identity
             if permission not in PERMISSIONS[role]:
                 raise Forbidden(f"a {role!r} key may not do this")
             g.role = role

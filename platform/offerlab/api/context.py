@@ -38,7 +38,7 @@ class Services:
         self.engine: Engine = make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.snapshots = SnapshotCache(self._build_snapshot, ttl_seconds=1.0)
-        self._key_roles: dict[str, tuple[str | None, float]] = {}
+        self._key_roles: dict[str, tuple[tuple[str, int] | None, float]] = {}
         self._key_lock = threading.Lock()
 
     def _build_snapshot(self) -> Snapshot:
@@ -47,6 +47,11 @@ class Services:
 
     def key_role(self, secret: str) -> str | None:
         """The role of an active key, cached briefly so a request costs no key lookup."""
+        identity = self.key_identity(secret)
+        return None if identity is None else identity[0]
+
+    def key_identity(self, secret: str) -> tuple[str, int] | None:
+        """(role, key id) of an active key, or None; cached like `key_role`."""
         digest = hashlib.sha256(secret.encode("utf-8")).hexdigest()
         with self._key_lock:
             cached = self._key_roles.get(digest)
@@ -54,12 +59,12 @@ class Services:
             return cached[0]
         with session_scope(self.sessions) as session:
             row = find_active_key(session, secret)
-            role = None if row is None else row.role
+            identity = None if row is None else (row.role, row.id)
         with self._key_lock:
             if len(self._key_roles) >= KEY_CACHE_ENTRIES:
                 self._key_roles.clear()  # bounded: unknown keys sent in bulk cannot grow it
-            self._key_roles[digest] = (role, time.monotonic() + KEY_CACHE_SECONDS)
-        return role
+            self._key_roles[digest] = (identity, time.monotonic() + KEY_CACHE_SECONDS)
+        return identity
 
     def forget_keys(self) -> None:
         with self._key_lock:

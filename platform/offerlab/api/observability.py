@@ -95,7 +95,7 @@ def init_observability(app: Flask, metrics: Metrics) -> None:
 
     @app.get("/metrics")
     def _metrics() -> Response:
-        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _incoming_request_id() -> str | None:

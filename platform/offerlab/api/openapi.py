@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 from offerlab import __version__
 from offerlab.api.routes.results import StatusRequest
 from offerlab.api.routes.storefront import AssignRequest
-from offerlab.services.ingest import AcceptanceEvent, ImpressionEvent, OrderEvent
+from offerlab.services.ingest import AnyEvent
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 REF = "#/components/schemas/{model}"
@@ -54,7 +54,9 @@ class EventBatch(BaseModel):
         }
     )
 
-    events: list[ImpressionEvent | AcceptanceEvent | OrderEvent] = Field(max_length=1000)
+    # `Any` last: an item of no known event type still belongs to a valid batch; it comes back in
+    # `rejected` while the good events are stored (partial acceptance).
+    events: list[AnyEvent | Any] = Field(max_length=1000)
 
 
 class IngestResponse(BaseModel):
@@ -71,10 +73,14 @@ class Operation:
     role: str | None
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    media_type: str = "application/json"
+    not_modified: bool = False
 
 
 OPERATIONS = (
-    Operation("/api/v1/snapshot", "get", "Config snapshot for SDKs (ETag, 304)", "sdk"),
+    Operation(
+        "/api/v1/snapshot", "get", "Config snapshot for SDKs (ETag, 304)", "sdk", not_modified=True
+    ),
     Operation(
         "/api/v1/assign",
         "post",
@@ -105,7 +111,7 @@ OPERATIONS = (
     Operation("/api/v1/openapi.json", "get", "This document", None),
     Operation("/healthz", "get", "Liveness", None),
     Operation("/readyz", "get", "Readiness: database reachable, migrations current", None),
-    Operation("/metrics", "get", "Prometheus metrics", None),
+    Operation("/metrics", "get", "Prometheus metrics", None, media_type="text/plain"),
 )
 
 
@@ -135,23 +141,14 @@ def _paths() -> dict[str, Any]:
 
 
 def _operation(op: Operation) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": "object"}
-    if op.response:
-        body = {"$ref": REF.format(model=op.response.__name__)}
-    problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
     operation: dict[str, Any] = {
         "summary": op.summary,
         "operationId": _operation_id(op),
-        "responses": {
-            "200": {"description": "OK", "content": {"application/json": {"schema": body}}},
-            "4XX": {"description": "Problem", "content": problem},
-            "503": {"description": "Database unavailable", "content": problem},
-        },
+        "responses": _responses(op),
     }
-    if "{key}" in op.path:
-        operation["parameters"] = [
-            {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
-        ]
+    parameters = _parameters(op)
+    if parameters:
+        operation["parameters"] = parameters
     if op.request:
         operation["requestBody"] = {
             "required": True,
@@ -163,6 +160,33 @@ def _operation(op: Operation) -> dict[str, Any]:
         operation["security"] = [{"apiKey": []}]
         operation["description"] = f"Needs a `{op.role}` key (or `admin`)."
     return operation
+
+
+def _responses(op: Operation) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "object" if op.media_type == "application/json" else "string"}
+    if op.response:
+        body = {"$ref": REF.format(model=op.response.__name__)}
+    problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
+    responses: dict[str, Any] = {
+        "200": {"description": "OK", "content": {op.media_type: {"schema": body}}},
+        "4XX": {"description": "Problem", "content": problem},
+        "503": {"description": "Database unavailable", "content": problem},
+    }
+    if op.not_modified:
+        responses["304"] = {"description": "Not modified since the ETag sent in If-None-Match"}
+    return responses
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    parameters = []
+    if "{key}" in op.path:
+        parameters.append(
+            {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
+        )
+    if op.not_modified:
+        etag = {"name": "If-None-Match", "in": "header", "required": False}
+        parameters.append({**etag, "schema": {"type": "string"}})
+    return parameters
 
 
 def _operation_id(op: Operation) -> str:

@@ -21,6 +21,7 @@ from offerlab.domain.model import ExperimentStatus
 from offerlab.errors import OfferlabError
 from offerlab.services.bandits import update_allocations
 from offerlab.services.experiments import apply_definitions, set_status
+from offerlab.services.monitor import enforce_guardrails
 from offerlab.services.report_json import report_to_dict
 from offerlab.services.reporting import experiment_report
 from offerlab.settings import Settings
@@ -116,9 +117,9 @@ REPORT_COLUMNS = (
     "conversion_rate",
     "orders",
     "average_order_value",
-    "revenue_per_visitor",
+    "revenue_per_unit",
 )
-UPLIFT_METRICS = ("conversion", "average_order_value", "revenue_per_visitor")
+UPLIFT_METRICS = ("conversion", "average_order_value", "revenue_per_unit")
 
 
 def _report_rows(report: dict) -> Iterator[dict]:
@@ -171,7 +172,32 @@ def _report_table(report: dict) -> str:
         lines.append(
             "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
         )
+    lines.extend(_report_notes(report))
     return "\n".join(lines)
+
+
+def _report_notes(report: dict) -> Iterator[str]:
+    """The warnings and methods a reader must know to trust the table."""
+    settings = report.get("settings") or {}
+    if settings:
+        mode = "sequential (always valid)" if settings["sequential"] else "fixed horizon"
+        yield f"* significant: {settings['significance_rule']}, {settings['correction']}, {mode}"
+    ratio = report.get("sample_ratio") or {}
+    if ratio.get("unhealthy"):
+        yield f"UNHEALTHY: sample ratio mismatch (p = {ratio['p_value']:.2g}); do not trust results"
+    for guardrail in report.get("guardrails", []):
+        if guardrail["violated"]:
+            where = f"{guardrail['metric']} of {guardrail['variant']}"
+            yield f"GUARDRAIL: {where} is significantly worse than the control"
+    capping = report.get("capping")
+    if capping and capping.get("cap") is not None:
+        yield f"order values capped at {capping['cap']:.2f} ({capping['orders_capped']} orders)"
+    if capping and capping.get("refunds"):
+        yield f"{capping['refunds']} refunds ({capping['refund_value']:.2f}) netted from revenue"
+    reduction = report.get("variance_reduction")
+    if reduction and reduction.get("used"):
+        narrowing = reduction.get("interval_narrowing") or 0.0
+        yield f"CUPED on {reduction['covariate']}: intervals {narrowing:.0%} narrower"
 
 
 def _table_row(variant: dict) -> tuple:
@@ -185,7 +211,7 @@ def _table_row(variant: dict) -> tuple:
 
     rate = variant["conversion_rate"]
     aov = variant["average_order_value"]
-    rpv = variant["revenue_per_visitor"]
+    rpv = variant["revenue_per_unit"]
     name = variant["variant"] + (" (control)" if variant["is_control"] else "")
     return (
         name,
@@ -281,6 +307,22 @@ def keys_revoke(prefix: str) -> None:
         if not key_store.revoke_key(session, prefix, now=utc_now()):
             raise click.ClickException(f"no key with prefix {prefix!r}")
     click.echo(f"revoked {prefix}")
+
+
+@click.group("guardrails")
+def guardrails() -> None:
+    """Guardrail metrics."""
+
+
+@guardrails.command("check")
+def guardrails_check() -> None:
+    """Pause every running experiment whose guardrail is violated (with auto_pause_on_guardrail)."""
+    with database_session() as session:
+        paused = enforce_guardrails(session, now=utc_now())
+    for key in paused:
+        click.echo(f"paused {key}: a guardrail is significantly worse than the control")
+    if not paused:
+        click.echo("no guardrail violated")
 
 
 @click.group("bandits")

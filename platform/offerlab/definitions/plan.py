@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -114,6 +115,7 @@ def _field_changes(current: Experiment, desired: Experiment) -> Iterator[FieldCh
         if not _same(old, new):
             yield FieldChange(name, old, new)
     yield from _bandit_changes(current, desired)
+    yield from _analysis_changes(current, desired)
     if current.effective_salt != desired.effective_salt:
         yield FieldChange("salt", current.effective_salt, desired.effective_salt)
     if current.control != desired.control:
@@ -126,6 +128,15 @@ def _bandit_changes(current: Experiment, desired: Experiment) -> Iterator[FieldC
         old, new = getattr(current.bandit, name), getattr(desired.bandit, name)
         if not _same(old, new):
             yield FieldChange(f"bandit.{name}", old, new)
+
+
+def _analysis_changes(current: Experiment, desired: Experiment) -> Iterator[FieldChange]:
+    for item in dataclasses.fields(current.analysis):
+        old = getattr(current.analysis, item.name)
+        new = getattr(desired.analysis, item.name)
+        both_numbers = isinstance(old, float) and isinstance(new, float)
+        if not (_same(old, new) if both_numbers else old == new):
+            yield FieldChange(f"analysis.{item.name}", old, new)
 
 
 def _variant_changes(current: Experiment, desired: Experiment) -> Iterator[FieldChange]:

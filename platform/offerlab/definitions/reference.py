@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 from offerlab.definitions.schema import (
+    AnalysisDefinition,
     BanditDefinition,
     ExperimentDefinition,
+    GuardrailDefinition,
     OfferDefinition,
     PlacementDefinition,
+    PowerDefinition,
     VariantDefinition,
     experiment_json_schema,
 )
@@ -19,6 +22,9 @@ _SECTIONS = (
     ("`variants[]`", VariantDefinition),
     ("`variants[].offer`", OfferDefinition),
     ("`bandit`", BanditDefinition),
+    ("`analysis`", AnalysisDefinition),
+    ("`analysis.guardrails[]`", GuardrailDefinition),
+    ("`analysis.power`", PowerDefinition),
     ("`placements[]` in placements.yaml", PlacementDefinition),
 )
 _BOUNDS = (

@@ -11,18 +11,32 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from offerlab.definitions.problems import Location
 from offerlab.domain.model import (
+    GUARDRAIL_METRICS,
     KNOWN_PLACEMENTS,
     AllocationKind,
+    AnalysisSettings,
     BanditSettings,
+    Correction,
     Experiment,
     ExperimentStatus,
+    GuardrailSetting,
     Objective,
     OfferKind,
+    PowerPlan,
     Variant,
+    default_worse_when,
 )
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -36,6 +50,9 @@ Issue = tuple[Location, str]
 Key = Annotated[str, Strict(), StringConstraints(pattern=KEY_PATTERN, max_length=64)]
 Salt = Annotated[str, Strict(), StringConstraints(pattern=SALT_PATTERN, max_length=128)]
 Currency = Annotated[str, Strict(), StringConstraints(pattern=CURRENCY_PATTERN)]
+AttributeName = Annotated[
+    str, Strict(), StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$", max_length=64)
+]
 Text = Annotated[str, Strict()]
 # Strict floats still accept integers (`weight: 1`) but reject strings and booleans.
 Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -89,6 +106,90 @@ class BanditDefinition(BaseModel):
     )
 
 
+class GuardrailDefinition(BaseModel):
+    """A metric that must not get significantly worse than in the control."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Literal[GUARDRAIL_METRICS] = Field(  # type: ignore[valid-type]
+        description="The guarded metric: " + ", ".join(GUARDRAIL_METRICS) + "."
+    )
+    worse_when: Literal["lower", "higher"] | None = Field(
+        None, description="Direction of harm; refund_rate: higher, the others: lower."
+    )
+
+
+class PowerDefinition(BaseModel):
+    """The conversion test the experiment is sized for; the dashboard shows progress toward it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minimum_detectable_effect: Number = Field(
+        gt=0, le=10, description="Relative lift to detect: 0.10 is +10 % conversion."
+    )
+    baseline: Number | None = Field(
+        None, gt=0, lt=1, description="Control conversion rate; the observed one when omitted."
+    )
+    power: Number = Field(0.8, ge=0.5, lt=1, description="Chance to detect the effect.")
+    daily_units: StrictInt | None = Field(
+        None, ge=1, description="Expected exposed visitors a day; observed when omitted."
+    )
+
+
+class AnalysisDefinition(BaseModel):
+    """How results are computed (all optional; the defaults are a fixed-horizon Holm analysis)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    correction: Correction = Field(
+        Correction.HOLM,
+        description="Multiple-comparison correction over variants and metrics: holm, bh or none.",
+    )
+    sequential: StrictBool = Field(
+        False, description="Always-valid p-values and intervals: safe to look every day."
+    )
+    planned_units: StrictInt | None = Field(
+        None, ge=2, description="Expected exposed visitors in total; tunes the sequential test."
+    )
+    winsorize_percentile: Number | None = Field(
+        None, gt=0.5, lt=1, description="Cap order values at this percentile, e.g. 0.99."
+    )
+    order_value_cap: Number | None = Field(
+        None, gt=0, description="Cap order values at this amount instead of a percentile."
+    )
+    covariate: AttributeName | None = Field(
+        None,
+        description="Visitor attribute with a pre-period value (e.g. spend_30d) for CUPED.",
+    )
+    segments: tuple[AttributeName, ...] = Field(
+        (), max_length=10, description="Visitor attributes to break results down by."
+    )
+    guardrails: tuple[GuardrailDefinition, ...] = Field(
+        (), description="Metrics that flag the experiment when significantly worse."
+    )
+    auto_pause_on_guardrail: StrictBool = Field(
+        False, description="Pause the experiment when a guardrail is violated (audit-logged)."
+    )
+    power: PowerDefinition | None = Field(None, description="Planned sample size.")
+
+    def to_domain(self) -> AnalysisSettings:
+        return AnalysisSettings(
+            correction=self.correction,
+            sequential=self.sequential,
+            planned_units=self.planned_units,
+            winsorize_percentile=self.winsorize_percentile,
+            order_value_cap=self.order_value_cap,
+            covariate=self.covariate,
+            segments=self.segments,
+            guardrails=tuple(
+                GuardrailSetting(g.metric, g.worse_when or default_worse_when(g.metric))
+                for g in self.guardrails
+            ),
+            auto_pause_on_guardrail=self.auto_pause_on_guardrail,
+            power=None if self.power is None else PowerPlan(**self.power.model_dump()),
+        )
+
+
 class ExperimentDefinition(BaseModel):
     """One upsell or cross-sell experiment, as an analyst writes it in experiments/*.yaml."""
 
@@ -126,6 +227,9 @@ class ExperimentDefinition(BaseModel):
     bandit: BanditDefinition | None = Field(
         None, description="Bandit settings; only with allocation: thompson."
     )
+    analysis: AnalysisDefinition = Field(
+        default_factory=AnalysisDefinition, description="How results are computed."
+    )
     control: Key = Field(description="Key of the variant every other variant is compared to.")
     # The minimum count is checked in cross_field_issues: pydantic's own check counts only the
     # variants that validated, and would report "too few" whenever one variant has a typo.
@@ -153,6 +257,7 @@ class ExperimentDefinition(BaseModel):
             alpha=self.alpha,
             salt=self.salt or "",
             bandit=_bandit_to_domain(self.bandit),
+            analysis=self.analysis.to_domain(),
         )
 
 
@@ -189,6 +294,7 @@ def cross_field_issues(data: Mapping[str, Any], *, placements: Sequence[str]) ->
         *_weight_issues(variants),
         *_bandit_issues(data, variants),
         *_offer_issues(variants),
+        *_analysis_issues(data),
     ]
 
 
@@ -281,3 +387,14 @@ def _offer_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Iss
             continue
         if offer.get("price") is not None and offer.get("currency") is None:
             yield ("variants", index, "offer", "currency"), "is required when price is set"
+
+
+def _analysis_issues(data: Mapping[str, Any]) -> Iterator[Issue]:
+    analysis = data.get("analysis")
+    if not isinstance(analysis, Mapping):
+        return
+    if analysis.get("winsorize_percentile") is not None and analysis.get("order_value_cap"):
+        message = "set winsorize_percentile or order_value_cap, not both"
+        yield ("analysis", "order_value_cap"), message
+    if analysis.get("auto_pause_on_guardrail") is True and not analysis.get("guardrails"):
+        yield ("analysis", "auto_pause_on_guardrail"), "needs at least one guardrail"

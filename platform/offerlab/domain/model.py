@@ -51,6 +51,64 @@ class BanditSettings:
     min_share: float = 0.05
 
 
+class Correction(StrEnum):
+    HOLM = "holm"
+    BH = "bh"
+    NONE = "none"
+
+
+GUARDRAIL_METRICS: tuple[str, ...] = (
+    "average_order_value",
+    "revenue_per_unit",
+    "conversion",
+    "orders_per_unit",
+    "acceptance_value_per_unit",
+    "refund_rate",
+)
+
+
+HIGHER_IS_WORSE: frozenset[str] = frozenset({"refund_rate"})
+
+
+def default_worse_when(metric: str) -> str:
+    """The direction in which a guardrail metric gets worse: refunds up, everything else down."""
+    return "higher" if metric in HIGHER_IS_WORSE else "lower"
+
+
+@dataclass(frozen=True)
+class GuardrailSetting:
+    """A metric that must not get significantly worse than the control's."""
+
+    metric: str
+    worse_when: str = "lower"
+
+
+@dataclass(frozen=True)
+class PowerPlan:
+    """The test the experiment is planned for; the dashboard shows progress toward its units."""
+
+    minimum_detectable_effect: float
+    baseline: float | None = None
+    power: float = 0.8
+    daily_units: int | None = None
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How results are computed: corrections, sequential mode, capping, CUPED, guardrails."""
+
+    correction: Correction = Correction.HOLM
+    sequential: bool = False
+    planned_units: int | None = None
+    winsorize_percentile: float | None = None
+    order_value_cap: float | None = None
+    covariate: str | None = None
+    segments: tuple[str, ...] = ()
+    guardrails: tuple[GuardrailSetting, ...] = ()
+    auto_pause_on_guardrail: bool = False
+    power: PowerPlan | None = None
+
+
 @dataclass(frozen=True)
 class Experiment:
     """An experiment as analysts define it (YAML) and the service stores it."""
@@ -71,6 +129,7 @@ class Experiment:
     alpha: float = 0.05
     salt: str = ""
     bandit: BanditSettings = field(default_factory=BanditSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
     @property
     def effective_salt(self) -> str:

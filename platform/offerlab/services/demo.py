@@ -149,19 +149,40 @@ def drive_traffic(
         engine.dispose()
 
 
+DEVICES = (("mobile", 0.6), ("desktop", 0.35), ("tablet", 0.05))
+RETURNING_SHARE = 0.4
+REFUND_RATE = 0.04
+
+
+def shopper_attributes(rng: np.random.Generator) -> dict[str, Any]:
+    """Device, new or returning, and spend in the 30 days before the visit (CUPED's covariate)."""
+    device = str(rng.choice([name for name, _ in DEVICES], p=[share for _, share in DEVICES]))
+    returning = bool(rng.random() < RETURNING_SHARE)
+    spend = round(float(rng.gamma(2.0, 60.0)), 2) if returning else 0.0
+    return {"device": device, "customer": "returning" if returning else "new", "spend_30d": spend}
+
+
 def simulate_shopper(client: Client, visitor_id: str, rng: np.random.Generator) -> None:
-    """One shopper's way through the funnel: offers seen, offers taken, maybe an order."""
+    """One shopper's way through the funnel: offers seen, offers taken, maybe an order, and
+    now and then a refund."""
+    attributes = shopper_attributes(rng)
     reach = rng.random()
     taken = 0.0
     for placement, share in FUNNEL:
         if reach >= share:
             break
-        assignment = client.offer_for(placement, visitor_id)
-        if client.track_impression(assignment, visitor_id):
+        assignment = client.offer_for(placement, visitor_id, attributes)
+        if client.track_impression(assignment, visitor_id, attributes):
             taken += _maybe_accept(client, assignment, visitor_id, rng)
-    if reach < FUNNEL[2][1] * ORDER_RATE_AT_CHECKOUT:
-        basket = float(rng.lognormal(mean=4.3, sigma=0.6))
-        client.track_order(visitor_id, f"order-{uuid.uuid4().hex[:16]}", round(basket + taken, 2))
+    # Shoppers who spent more before order more often and buy more: the covariate CUPED uses.
+    loyal = rng.random() < min(0.5, attributes["spend_30d"] / 400.0)
+    if reach < FUNNEL[2][1] * ORDER_RATE_AT_CHECKOUT or loyal:
+        basket = float(rng.lognormal(mean=4.1, sigma=0.55)) + 0.8 * attributes["spend_30d"]
+        order_id = f"order-{uuid.uuid4().hex[:16]}"
+        value = round(basket + taken, 2)
+        client.track_order(visitor_id, order_id, value)
+        if rng.random() < REFUND_RATE:
+            client.track_refund(visitor_id, order_id, round(value * rng.uniform(0.2, 1.0), 2))
 
 
 def _maybe_accept(

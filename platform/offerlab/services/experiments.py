@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from offerlab.definitions.plan import Plan, plan_changes
 from offerlab.domain.model import AllocationKind, Experiment, ExperimentStatus
 from offerlab.errors import Conflict, NotFound
+from offerlab.storage import audit
 from offerlab.storage import experiments as store
 
 
@@ -46,14 +48,25 @@ def _restarts_allocation(experiment: Experiment, current: dict[str, float]) -> b
 
 
 def set_status(
-    session: Session, key: str, status: ExperimentStatus, *, now: datetime
+    session: Session,
+    key: str,
+    status: ExperimentStatus,
+    *,
+    now: datetime,
+    actor: str = "operator",
+    evidence: Mapping[str, Any] | None = None,
 ) -> Experiment:
-    """Move an experiment to `status` (draft, running, paused, stopped)."""
+    """Move an experiment to `status` (draft, running, paused, stopped), audit-logged."""
     row = store.find_experiment_row(session, key)
     if row is None:
         raise NotFound(f"experiment {key!r} does not exist")
     if row.status == ExperimentStatus.STOPPED and status == ExperimentStatus.RUNNING:
         raise Conflict(f"experiment {key!r} is stopped; a stopped experiment cannot run again")
+    if row.status != status.value:
+        details = {"from": row.status, "to": status.value, **(evidence or {})}
+        audit.record(
+            session, experiment_id=row.id, at=now, actor=actor, action="status", details=details
+        )
     row.status = status.value
     row.updated_at = now
     return store.to_domain(row)

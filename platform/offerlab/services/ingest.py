@@ -63,7 +63,17 @@ class OrderEvent(_EventBase):
     currency: Currency | None = None
 
 
-Event = Annotated[ImpressionEvent | AcceptanceEvent | OrderEvent, Field(discriminator="type")]
+class RefundEvent(_EventBase):
+    """Money given back on an earlier order (`value` is the positive amount refunded)."""
+
+    type: Literal["refund"]
+    order_id: Annotated[str, Field(min_length=1, max_length=128)]
+    value: float = Field(ge=0, allow_inf_nan=False)
+    currency: Currency | None = None
+
+
+AnyEvent = ImpressionEvent | AcceptanceEvent | OrderEvent | RefundEvent
+Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
 
 
@@ -81,8 +91,13 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-def ingest_batch(session: Session, raw_events: Sequence[Any], *, now: datetime) -> IngestResult:
-    """Store the valid events of a batch once each; report every rejected one with its reason."""
+def ingest_batch(
+    session: Session, raw_events: Sequence[Any], *, now: datetime, key_id: int = 0
+) -> IngestResult:
+    """Store the valid events of a batch once each; report every rejected one with its reason.
+
+    Event ids are unique per sending key (`key_id`): a replay from the same key is a duplicate.
+    """
     result = IngestResult()
     experiments = {row.key: row for row in store.list_experiment_rows(session)}
     rows: list[dict[str, Any]] = []
@@ -91,7 +106,7 @@ def ingest_batch(session: Session, raw_events: Sequence[Any], *, now: datetime) 
         if event is None:
             result.rejected.append(Rejection(index, _event_id_of(raw), reason))
         else:
-            rows.append(_to_row(event, experiments, now))
+            rows.append(_to_row(event, experiments, now) | {"key_id": key_id})
     inserted = store_event_rows(session, _first_of_each_event_id(rows))
     result.accepted = len(inserted)
     result.duplicates = len(rows) - len(inserted)
@@ -120,14 +135,14 @@ def _first_of_each_event_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _validate(
     raw: Any, experiments: Mapping[str, ExperimentRow], now: datetime
-) -> tuple[ImpressionEvent | AcceptanceEvent | OrderEvent | None, str]:
+) -> tuple[AnyEvent | None, str]:
     try:
         event = _EVENT.validate_python(raw)
     except ValidationError as error:
         return None, describe_validation_error(error)
     if event.timestamp - now > MAX_FUTURE_SKEW:
         return None, "timestamp: more than 24 hours in the future"
-    if isinstance(event, OrderEvent):
+    if isinstance(event, OrderEvent | RefundEvent):
         return event, ""
     experiment = experiments.get(event.experiment)
     if experiment is None:
@@ -144,7 +159,7 @@ def _event_id_of(raw: Any) -> str | None:
 
 
 def _to_row(
-    event: ImpressionEvent | AcceptanceEvent | OrderEvent,
+    event: AnyEvent,
     experiments: Mapping[str, ExperimentRow],
     now: datetime,
 ) -> dict[str, Any]:
@@ -161,10 +176,10 @@ def _to_row(
         row["variant_key"] = event.variant
         row["allocation_version"] = event.allocation_version
         row["probability"] = event.probability
-    if isinstance(event, AcceptanceEvent | OrderEvent):
+    if isinstance(event, AcceptanceEvent | OrderEvent | RefundEvent):
         row["value"] = event.value
         row["currency"] = event.currency
-    if isinstance(event, OrderEvent):
+    if isinstance(event, OrderEvent | RefundEvent):
         row["order_id"] = event.order_id
     return row
 
@@ -181,6 +196,7 @@ def event_row(
 ) -> dict[str, Any]:
     """A complete events-table row; `fields` sets experiment_id, variant_key, value and the rest."""
     row: dict[str, Any] = {
+        "key_id": 0,
         "event_id": event_id,
         "kind": kind,
         "experiment_id": None,
@@ -207,6 +223,7 @@ def _exposure(row: Mapping[str, Any]) -> dict[str, Any]:
         "first_ts_ms": row["ts_ms"],
         "allocation_version": row["allocation_version"],
         "probability": row["probability"],
+        "attributes": row["attributes"],
     }
 
 

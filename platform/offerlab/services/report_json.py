@@ -1,4 +1,7 @@
-"""Reports as plain JSON-ready dicts: the stable wire format of results (API and CLI)."""
+"""Reports as plain JSON-ready dicts: the stable wire format of results (API and CLI).
+
+Every key is documented in README.md ("Results JSON"); figures that cannot be computed are null.
+"""
 
 from __future__ import annotations
 
@@ -26,19 +29,47 @@ def variant_to_dict(result: VariantResult) -> dict[str, Any]:
         "conversion_rate": plain(result.conversion_rate),
         "conversion_ci": plain(result.conversion_ci),
         "acceptance_value": totals.acceptance_value_sum,
+        "acceptance_value_per_unit": plain(result.acceptance_value_per_unit),
         "orders": totals.orders,
+        "orders_per_unit": plain(result.orders_per_unit),
         "revenue": totals.order_value_sum,
+        "refunds": totals.refunds,
+        "refund_value": totals.refund_value,
+        "refund_rate": plain(result.refund_rate),
         "average_order_value": plain(result.average_order_value),
-        "revenue_per_visitor": plain(result.revenue_per_visitor),
-        "comparisons": plain(result.comparisons),
+        "revenue_per_unit": plain(result.revenue_per_unit),
+        "chance_to_be_best": plain(result.chance_to_be_best),
+        "comparisons": {
+            metric: plain(comparison) | plain(result.details.get(metric) or {})
+            for metric, comparison in result.comparisons.items()
+        },
     }
 
 
 def report_to_dict(report: ExperimentReport) -> dict[str, Any]:
     return {
         "experiment": experiment_to_dict(report.experiment),
+        "settings": plain(report.settings),
         "variants": [variant_to_dict(v) for v in report.variants],
+        "sample_ratio": plain(report.sample_ratio),
+        "unhealthy": report.unhealthy,
+        "guardrails": plain(report.guardrails),
+        "guardrail_violated": report.guardrail_violated,
+        "capping": plain(report.capping),
+        "variance_reduction": plain(report.variance_reduction),
+        "power": plain(report.power),
+        "daily": plain(report.daily),
+        "segments": [
+            {
+                "attribute": segment.attribute,
+                "value": segment.value,
+                "units": segment.units,
+                "variants": [variant_to_dict(v) for v in segment.variants],
+            }
+            for segment in report.segments
+        ],
         "allocation_history": plain(report.allocation_history),
+        "audit_log": plain(report.audit_log),
         "generated_at": report.generated_at.isoformat(),
     }
 

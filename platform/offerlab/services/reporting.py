@@ -1,4 +1,4 @@
-"""Experiment and placement reports: SQL aggregates -> domain statistics -> report objects."""
+"""Experiment and placement reports: SQL aggregates -> the analysis engine -> report objects."""
 
 from __future__ import annotations
 
@@ -8,54 +8,129 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from offerlab.domain.model import Objective
+from offerlab.domain.model import AllocationKind, Experiment
 from offerlab.domain.reports import (
     ExperimentReport,
     ExperimentSummary,
     PlacementReport,
     VariantResult,
+    primary_metric,
 )
-from offerlab.domain.stats.analysis import CONVERSION, REVENUE_PER_VISITOR, analyse_variants
 from offerlab.errors import NotFound
+from offerlab.services import analysis_run as run
+from offerlab.services.guardrails import guardrail_statuses, variance_reduction
+from offerlab.storage import audit
 from offerlab.storage import experiments as store
-from offerlab.storage.aggregates import variant_totals
+from offerlab.storage.aggregates import AggregateOptions, grouped_totals, percentile_order_value
 from offerlab.storage.db import session_scope
 from offerlab.storage.tables import ExperimentRow
 
 
-def experiment_report(session: Session, key: str, *, now: datetime) -> ExperimentReport:
-    """The full report of one experiment; raises NotFound for an unknown key."""
+def experiment_report(
+    session: Session,
+    key: str,
+    *,
+    now: datetime,
+    segments: Sequence[str] | None = None,
+    detail: bool = True,
+) -> ExperimentReport:
+    """The full report of one experiment; raises NotFound for an unknown key.
+
+    `segments` are the attributes to break down by (default: the experiment's configured
+    ones); `detail=False` skips the daily series and the breakdowns (placement summaries).
+    """
     row = store.find_experiment_row(session, key)
     if row is None:
         raise NotFound(f"experiment {key!r} does not exist")
-    return _report(session, row, now=now)
+    return build_report(session, row, now=now, segments=segments, detail=detail)
 
 
-def _report(session: Session, row: ExperimentRow, *, now: datetime) -> ExperimentReport:
+def build_report(
+    session: Session,
+    row: ExperimentRow,
+    *,
+    now: datetime,
+    segments: Sequence[str] | None = None,
+    detail: bool = True,
+) -> ExperimentReport:
     experiment = store.to_domain(row)
-    totals = variant_totals(
-        session, row.id, attribution_window_hours=experiment.attribution_window_hours
-    )
-    names = {variant.key: variant.name for variant in experiment.variants}
-    variants = analyse_variants(
-        [totals[key] for key in names if key in totals],
-        control=experiment.control,
-        names=names,
-        alpha=experiment.alpha,
-    )
+    history = store.allocation_history(session, row.id)
+    options = aggregate_options(session, row.id, experiment)
+    totals = run.ordered_totals(experiment, _by_variant(session, row.id, options))
+    epochs = None
+    if experiment.allocation is not AllocationKind.FIXED:
+        by_epoch = grouped_totals(session, row.id, options, group="epoch")
+        epochs = run.epoch_units(by_epoch, history)
+    analysis = run.run_engine(experiment, totals, epochs=epochs)
+    variants = run.variant_results(experiment, totals, analysis)
+    by_day = grouped_totals(session, row.id, options, group="day") if detail else {}
+    first_day = min((day for (_, day) in by_day if day is not None), default=None)
     return ExperimentReport(
         experiment=experiment,
         variants=variants,
-        allocation_history=store.allocation_history(session, row.id),
+        allocation_history=history,
         generated_at=now,
+        settings=run.settings_used(analysis),
+        sample_ratio=run.sample_ratio_status(analysis),
+        capping=run.capping_summary(experiment, options.order_value_cap, totals),
+        guardrails=guardrail_statuses(experiment, totals),
+        variance_reduction=variance_reduction(experiment, analysis, totals),
+        power=run.power_progress(experiment, variants, first_exposure_day=first_day, now=now),
+        daily=run.daily_results(experiment, by_day) if detail else (),
+        segments=_segments(session, row.id, experiment, options, segments) if detail else (),
+        audit_log=audit.entries(session, row.id) if detail else (),
     )
+
+
+def aggregate_options(
+    session: Session, experiment_id: int, experiment: Experiment
+) -> AggregateOptions:
+    """The aggregation settings, with the winsorising cap resolved to an amount."""
+    settings = experiment.analysis
+    cap = settings.order_value_cap
+    if cap is None and settings.winsorize_percentile is not None:
+        cap = percentile_order_value(
+            session,
+            experiment_id,
+            attribution_window_hours=experiment.attribution_window_hours,
+            percentile=settings.winsorize_percentile,
+        )
+    return AggregateOptions(
+        attribution_window_hours=experiment.attribution_window_hours,
+        order_value_cap=cap,
+        covariate=settings.covariate,
+    )
+
+
+def _by_variant(session: Session, experiment_id: int, options: AggregateOptions) -> dict:
+    grouped = grouped_totals(session, experiment_id, options, group=None)
+    return {variant: totals for (variant, _), totals in grouped.items()}
+
+
+def _segments(
+    session: Session,
+    experiment_id: int,
+    experiment: Experiment,
+    options: AggregateOptions,
+    requested: Sequence[str] | None,
+) -> tuple:
+    attributes = experiment.analysis.segments if requested is None else tuple(requested)
+    results: list = []
+    for attribute in dict.fromkeys(attributes):
+        segment_options = AggregateOptions(
+            options.attribution_window_hours, options.order_value_cap, options.covariate, attribute
+        )
+        by_value = grouped_totals(session, experiment_id, segment_options, group="segment")
+        results.extend(run.segment_results(experiment, attribute, by_value))
+    return tuple(results)
 
 
 def placement_reports(session: Session, *, now: datetime) -> list[PlacementReport]:
     """Every placement with a summary line per experiment (upsell and cross-sell)."""
     by_placement: dict[str, list[ExperimentSummary]] = defaultdict(list)
     for row in store.list_experiment_rows(session):
-        by_placement[row.placement].append(summarise(_report(session, row, now=now)))
+        report = build_report(session, row, now=now, detail=False)
+        by_placement[row.placement].append(summarise(report))
     return [
         PlacementReport(placement=placement, experiments=tuple(summaries))
         for placement, summaries in sorted(by_placement.items())
@@ -67,7 +142,7 @@ def summarise(report: ExperimentReport) -> ExperimentSummary:
     variants = report.variants
     units = sum(v.totals.units for v in variants)
     converted = sum(v.totals.converted_units for v in variants)
-    metric = PRIMARY_METRIC[report.experiment.objective]
+    metric = primary_metric(report.experiment.objective)
     leader = _leading_variant(variants, metric)
     return ExperimentSummary(
         key=report.experiment.key,
@@ -83,21 +158,24 @@ def summarise(report: ExperimentReport) -> ExperimentSummary:
         leading_variant_name=leader.name if leader else None,
         significant=bool(leader and _beats_control(leader, metric)),
         primary_metric=metric,
+        unhealthy=report.unhealthy,
+        guardrail_violated=report.guardrail_violated,
     )
 
 
-PRIMARY_METRIC = {Objective.CONVERSION: CONVERSION, Objective.REVENUE: REVENUE_PER_VISITOR}
-
-
-def _metric_value(result: VariantResult, metric: str) -> float | None:
-    if metric == CONVERSION:
-        return result.conversion_rate
-    return result.revenue_per_visitor
+METRIC_VALUES: dict[str, Callable[[VariantResult], float | None]] = {
+    "conversion": lambda v: v.conversion_rate,
+    "revenue_per_unit": lambda v: v.revenue_per_unit,
+    "average_order_value": lambda v: v.average_order_value,
+    "orders_per_unit": lambda v: v.orders_per_unit,
+    "acceptance_value_per_unit": lambda v: v.acceptance_value_per_unit,
+}
 
 
 def _leading_variant(variants: Sequence[VariantResult], metric: str) -> VariantResult | None:
-    measured = [v for v in variants if _metric_value(v, metric) is not None]
-    return max(measured, key=lambda v: _metric_value(v, metric) or 0.0, default=None)
+    value = METRIC_VALUES[metric]
+    measured = [v for v in variants if value(v) is not None]
+    return max(measured, key=lambda v: value(v) or 0.0, default=None)
 
 
 def _beats_control(result: VariantResult, metric: str) -> bool:
@@ -116,9 +194,11 @@ class DatabaseReports:
         with session_scope(self._sessions) as session:
             return placement_reports(session, now=self._clock())
 
-    def experiment_report(self, key: str) -> ExperimentReport | None:
+    def experiment_report(
+        self, key: str, segments: Sequence[str] | None = None
+    ) -> ExperimentReport | None:
         with session_scope(self._sessions) as session:
             try:
-                return experiment_report(session, key, now=self._clock())
+                return experiment_report(session, key, now=self._clock(), segments=segments)
             except NotFound:
                 return None

@@ -1,23 +1,43 @@
-"""Sufficient statistics per variant, aggregated in SQL (one statement for SQLite and PostgreSQL).
+"""Sufficient statistics per variant, aggregated in SQL (the same SQL on SQLite and PostgreSQL).
 
 Each exposed visitor is one unit in the variant of its first exposure. Its revenue is the value of
-its orders inside the attribution window after that exposure. Sums are taken per unit first, then
-per variant, so the statistics code never sees raw events. Every exposure comes from an
-impression event of the same experiment, so the inner join keeps every exposed unit; one pass
-over the visitor's events (a hash join on visitor_id) keeps the cost linear in the events.
+its orders inside the attribution window after that exposure, each order capped at the
+experiment's cap when it winsorises, minus the (equally capped) refunds of those orders. Sums are
+taken per unit first, then per variant (and per segment value, day of first exposure or
+allocation epoch when grouped), so the statistics code never sees raw events. Every exposure
+comes from an impression event of the same experiment, so the inner join keeps every exposed
+unit; one pass over the visitor's events (a join on visitor_id) keeps the cost linear.
+
+Segments and the CUPED covariate are read from the attributes of the visitor's first impression
+(`exposures.attributes`); a covariate that is missing or not a number counts as 0 and is counted
+in `covariate_units` only when present.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from offerlab.domain.stats.sufficient import VariantTotals
 
-VARIANT_TOTALS_SQL = text(
-    """
+Grouping = Literal["segment", "day", "epoch"]
+DAY_MS = 86_400_000
+# Typed NULLs: PostgreSQL types a bare NULL column as text, which COALESCE(…, 0.0) rejects.
+NO_TEXT = "CAST(NULL AS TEXT)"
+NO_NUMBER = "CAST(NULL AS DOUBLE PRECISION)"
+
+_UNITS_CTE = """
 WITH units AS (
     SELECT x.variant_key,
+           x.first_ts_ms,
+           x.allocation_version,
+           {segment} AS segment,
+           {covariate} AS covariate,
            SUM(CASE WHEN e.kind = 'impression' AND e.experiment_id = :experiment_id
                     THEN 1 ELSE 0 END) AS impressions,
            SUM(CASE WHEN e.kind = 'acceptance' AND e.experiment_id = :experiment_id
@@ -25,60 +45,215 @@ WITH units AS (
            SUM(CASE WHEN e.kind = 'acceptance' AND e.experiment_id = :experiment_id
                     THEN e.value ELSE 0.0 END) AS acceptance_value,
            SUM(CASE WHEN e.kind = 'order' THEN 1 ELSE 0 END) AS orders,
-           SUM(CASE WHEN e.kind = 'order' THEN e.value ELSE 0.0 END) AS revenue,
-           SUM(CASE WHEN e.kind = 'order' THEN e.value * e.value ELSE 0.0 END) AS order_value_sq
+           SUM(CASE WHEN e.kind = 'order' AND {over_cap} THEN 1 ELSE 0 END) AS orders_capped,
+           SUM(CASE WHEN e.kind = 'order' THEN {value} ELSE 0.0 END)
+             - SUM(CASE WHEN e.kind = 'refund' THEN {value} ELSE 0.0 END) AS revenue,
+           SUM(CASE WHEN e.kind = 'order' THEN {value} * {value} ELSE 0.0 END) AS order_value_sq,
+           SUM(CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END) AS refunds,
+           SUM(CASE WHEN e.kind = 'refund' THEN {value} ELSE 0.0 END) AS refund_value
     FROM exposures x
     JOIN events e
       ON e.visitor_id = x.visitor_id
      AND (e.experiment_id = :experiment_id
           OR (e.kind = 'order'
               AND e.ts_ms >= x.first_ts_ms
-              AND e.ts_ms < x.first_ts_ms + :window_ms))
+              AND e.ts_ms < x.first_ts_ms + :window_ms)
+          OR (e.kind = 'refund'
+              AND EXISTS (SELECT 1 FROM events o
+                          WHERE o.kind = 'order'
+                            AND o.order_id = e.order_id
+                            AND o.visitor_id = x.visitor_id
+                            AND o.ts_ms >= x.first_ts_ms
+                            AND o.ts_ms < x.first_ts_ms + :window_ms)))
     WHERE x.experiment_id = :experiment_id
-    GROUP BY x.variant_key, x.visitor_id
+    GROUP BY x.experiment_id, x.visitor_id
 )
 SELECT variant_key,
+       {group} AS grp,
        COUNT(*) AS units,
        SUM(impressions) AS impressions,
        SUM(CASE WHEN acceptances > 0 THEN 1 ELSE 0 END) AS converted_units,
        SUM(acceptances) AS acceptances,
        SUM(acceptance_value) AS acceptance_value_sum,
+       SUM(acceptance_value * acceptance_value) AS acceptance_value_sum_sq,
        SUM(orders) AS orders,
        SUM(revenue) AS order_value_sum,
        SUM(order_value_sq) AS order_value_sum_sq,
        SUM(revenue * revenue) AS revenue_sum_sq,
        SUM(orders * orders) AS orders_sum_sq,
-       SUM(revenue * orders) AS revenue_orders_sum_prod
+       SUM(revenue * orders) AS revenue_orders_sum_prod,
+       SUM(CASE WHEN refunds > 0 THEN 1 ELSE 0 END) AS refunded_units,
+       SUM(refunds) AS refunds,
+       SUM(refund_value) AS refund_value,
+       SUM(orders_capped) AS orders_capped,
+       SUM(CASE WHEN covariate IS NULL THEN 0 ELSE 1 END) AS covariate_units,
+       SUM(COALESCE(covariate, 0.0)) AS covariate_sum,
+       SUM(COALESCE(covariate, 0.0) * COALESCE(covariate, 0.0)) AS covariate_sum_sq,
+       SUM(revenue * COALESCE(covariate, 0.0)) AS revenue_covariate_sum_prod
 FROM units
-GROUP BY variant_key
+GROUP BY variant_key{group_by}
 """
-)
+
+_ATTRIBUTED_ORDERS = """
+FROM exposures x
+JOIN events e
+  ON e.visitor_id = x.visitor_id
+ AND e.kind = 'order'
+ AND e.ts_ms >= x.first_ts_ms
+ AND e.ts_ms < x.first_ts_ms + :window_ms
+WHERE x.experiment_id = :experiment_id
+"""
+
+_GROUP_EXPRESSIONS: dict[Grouping | None, str] = {
+    None: "NULL",
+    "segment": "segment",
+    "day": f"first_ts_ms / {DAY_MS}",
+    "epoch": "allocation_version",
+}
+
+
+@dataclass(frozen=True)
+class AggregateOptions:
+    """What the aggregation needs to know of the experiment's analysis settings."""
+
+    attribution_window_hours: int
+    order_value_cap: float | None = None
+    covariate: str | None = None
+    segment: str | None = None
+
+    @property
+    def window_ms(self) -> int:
+        return self.attribution_window_hours * 3_600_000
 
 
 def variant_totals(
-    session: Session, experiment_id: int, *, attribution_window_hours: int
+    session: Session,
+    experiment_id: int,
+    *,
+    attribution_window_hours: int,
+    order_value_cap: float | None = None,
+    covariate: str | None = None,
 ) -> dict[str, VariantTotals]:
     """Per-variant sufficient statistics of one experiment, keyed by variant key."""
-    rows = session.execute(
-        VARIANT_TOTALS_SQL,
-        {"experiment_id": experiment_id, "window_ms": attribution_window_hours * 3_600_000},
+    options = AggregateOptions(attribution_window_hours, order_value_cap, covariate)
+    grouped = grouped_totals(session, experiment_id, options, group=None)
+    return {variant: totals for (variant, _), totals in grouped.items()}
+
+
+def grouped_totals(
+    session: Session, experiment_id: int, options: AggregateOptions, *, group: Grouping | None
+) -> dict[tuple[str, Any], VariantTotals]:
+    """Sufficient statistics per (variant, group value).
+
+    The group value is the segment attribute's value as text (None when the visitor did not
+    send it), the UTC day number of the first exposure (days since 1970-01-01), or the
+    allocation version of the first exposure.
+    """
+    if group == "segment" and not options.segment:
+        raise ValueError("grouping by segment needs options.segment")
+    dialect = session.get_bind().dialect.name
+    sql = _UNITS_CTE.format(
+        segment=_text_attribute(dialect, "segment_name") if options.segment else NO_TEXT,
+        covariate=_number_attribute(dialect, "covariate_name") if options.covariate else NO_NUMBER,
+        value=_capped("e.value", options.order_value_cap),
+        over_cap="e.value > :cap" if options.order_value_cap is not None else "1 = 0",
+        group=_GROUP_EXPRESSIONS[group],
+        group_by=f", {_GROUP_EXPRESSIONS[group]}" if group else "",
     )
-    return {row.variant_key: _to_totals(row) for row in rows}
+    parameters: dict[str, Any] = {"experiment_id": experiment_id, "window_ms": options.window_ms}
+    if options.order_value_cap is not None:
+        parameters["cap"] = float(options.order_value_cap)
+    if options.segment:
+        parameters["segment_name"] = _attribute_parameter(dialect, options.segment)
+    if options.covariate:
+        parameters["covariate_name"] = _attribute_parameter(dialect, options.covariate)
+    rows = session.execute(text(sql), parameters)
+    return {(row.variant_key, _group_value(group, row.grp)): _to_totals(row) for row in rows}
 
 
-def _to_totals(row: object) -> VariantTotals:
-    m = row._mapping  # type: ignore[attr-defined]
+def percentile_order_value(
+    session: Session, experiment_id: int, *, attribution_window_hours: int, percentile: float
+) -> float | None:
+    """The nearest-rank percentile of the experiment's attributed order values (None: no orders).
+
+    The value at rank ceil(p · n) of the n attributed orders sorted by value.
+    """
+    parameters = {"experiment_id": experiment_id, "window_ms": attribution_window_hours * 3_600_000}
+    count = session.scalar(text("SELECT COUNT(*) " + _ATTRIBUTED_ORDERS), parameters) or 0
+    if count == 0:
+        return None
+    rank = max(1, math.ceil(percentile * count))
+    value = session.scalar(
+        text("SELECT e.value " + _ATTRIBUTED_ORDERS + " ORDER BY e.value LIMIT 1 OFFSET :offset"),
+        parameters | {"offset": rank - 1},
+    )
+    return None if value is None else float(value)
+
+
+def _capped(column: str, cap: float | None) -> str:
+    if cap is None:
+        return column
+    return f"(CASE WHEN {column} > :cap THEN :cap ELSE {column} END)"
+
+
+def _text_attribute(dialect: str, parameter: str) -> str:
+    if dialect == "postgresql":
+        return f"(x.attributes ->> CAST(:{parameter} AS TEXT))"
+    return f"CAST(json_extract(x.attributes, :{parameter}) AS TEXT)"
+
+
+def _number_attribute(dialect: str, parameter: str) -> str:
+    """The attribute as a number, NULL when absent or not numeric (never a cast error)."""
+    if dialect == "postgresql":
+        return (
+            f"(CASE WHEN json_typeof(x.attributes -> CAST(:{parameter} AS TEXT)) = 'number' "
+            f"THEN CAST(x.attributes ->> CAST(:{parameter} AS TEXT) AS DOUBLE PRECISION) END)"
+        )
+    return (
+        f"(CASE WHEN json_type(x.attributes, :{parameter}) IN ('integer', 'real') "
+        f"THEN json_extract(x.attributes, :{parameter}) END)"
+    )
+
+
+def _attribute_parameter(dialect: str, name: str) -> str:
+    """PostgreSQL takes the key itself; SQLite a JSON path with the key quoted."""
+    if dialect == "postgresql":
+        return name
+    return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _group_value(group: Grouping | None, value: Any) -> Any:
+    if value is None or group is None:
+        return None
+    if group in ("day", "epoch"):
+        return int(value)
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def _to_totals(row: Any) -> VariantTotals:
+    m: Mapping[str, Any] = row._mapping
     return VariantTotals(
         variant=m["variant_key"],
         units=int(m["units"]),
         impressions=int(m["impressions"]),
         converted_units=int(m["converted_units"]),
         acceptances=int(m["acceptances"]),
-        acceptance_value_sum=float(m["acceptance_value_sum"]),
+        acceptance_value_sum=float(m["acceptance_value_sum"] or 0.0),
         orders=int(m["orders"]),
-        order_value_sum=float(m["order_value_sum"]),
-        order_value_sum_sq=float(m["order_value_sum_sq"]),
-        revenue_sum_sq=float(m["revenue_sum_sq"]),
+        order_value_sum=float(m["order_value_sum"] or 0.0),
+        order_value_sum_sq=float(m["order_value_sum_sq"] or 0.0),
+        revenue_sum_sq=float(m["revenue_sum_sq"] or 0.0),
         orders_sum_sq=float(m["orders_sum_sq"]),
-        revenue_orders_sum_prod=float(m["revenue_orders_sum_prod"]),
+        revenue_orders_sum_prod=float(m["revenue_orders_sum_prod"] or 0.0),
+        acceptance_value_sum_sq=float(m["acceptance_value_sum_sq"] or 0.0),
+        refunded_units=int(m["refunded_units"]),
+        refunds=int(m["refunds"]),
+        refund_value=float(m["refund_value"] or 0.0),
+        orders_capped=int(m["orders_capped"]),
+        covariate_units=int(m["covariate_units"]),
+        covariate_sum=float(m["covariate_sum"] or 0.0),
+        covariate_sum_sq=float(m["covariate_sum_sq"] or 0.0),
+        revenue_covariate_sum_prod=float(m["revenue_covariate_sum_prod"] or 0.0),
     )

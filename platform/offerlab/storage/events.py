@@ -43,6 +43,7 @@ def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -
             "first_ts_ms": statement.excluded.first_ts_ms,
             "allocation_version": statement.excluded.allocation_version,
             "probability": statement.excluded.probability,
+            "attributes": statement.excluded.attributes,
         },
         where=statement.excluded.first_ts_ms < ExposureRow.first_ts_ms,
     )

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from offerlab.domain.model import (
     AllocationKind,
+    AnalysisSettings,
     BanditSettings,
+    Correction,
     Experiment,
     ExperimentStatus,
+    GuardrailSetting,
     Objective,
     OfferKind,
+    PowerPlan,
     Variant,
 )
 from offerlab.domain.reports import AllocationEpoch
@@ -50,6 +56,34 @@ def to_domain(row: ExperimentRow) -> Experiment:
             update_interval_seconds=row.bandit_update_interval_seconds,
             min_share=row.bandit_min_share,
         ),
+        analysis=analysis_from_json(row.analysis),
+    )
+
+
+def analysis_to_json(settings: AnalysisSettings) -> dict[str, Any]:
+    """The analysis settings as stored in the experiments.analysis JSON column."""
+    data = dataclasses.asdict(settings)
+    data["correction"] = settings.correction.value
+    data["segments"] = list(settings.segments)
+    data["guardrails"] = [dataclasses.asdict(g) for g in settings.guardrails]
+    return data
+
+
+def analysis_from_json(data: Mapping[str, Any] | None) -> AnalysisSettings:
+    if not data:
+        return AnalysisSettings()
+    power = data.get("power")
+    return AnalysisSettings(
+        correction=Correction(data.get("correction", Correction.HOLM.value)),
+        sequential=bool(data.get("sequential", False)),
+        planned_units=data.get("planned_units"),
+        winsorize_percentile=data.get("winsorize_percentile"),
+        order_value_cap=data.get("order_value_cap"),
+        covariate=data.get("covariate"),
+        segments=tuple(data.get("segments", ())),
+        guardrails=tuple(GuardrailSetting(**g) for g in data.get("guardrails", ())),
+        auto_pause_on_guardrail=bool(data.get("auto_pause_on_guardrail", False)),
+        power=PowerPlan(**power) if power else None,
     )
 
 
@@ -108,6 +142,7 @@ def _copy_fields(row: ExperimentRow, experiment: Experiment, now: datetime) -> N
     row.control_key = experiment.control
     row.bandit_update_interval_seconds = experiment.bandit.update_interval_seconds
     row.bandit_min_share = experiment.bandit.min_share
+    row.analysis = analysis_to_json(experiment.analysis)
     row.updated_at = now
 
 

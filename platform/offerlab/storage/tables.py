@@ -57,6 +57,9 @@ class ExperimentRow(Base):
     control_key: Mapped[str] = mapped_column(String(64))
     bandit_update_interval_seconds: Mapped[int] = mapped_column(Integer)
     bandit_min_share: Mapped[float] = mapped_column(Float)
+    # Analysis settings (corrections, sequential mode, capping, CUPED, guardrails) as one document.
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    bandit_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -98,10 +101,14 @@ class AllocationRow(Base):
 
 
 class EventRow(Base):
-    """Every accepted event, exactly once (unique event_id; an order id counts once)."""
+    """Every accepted event, exactly once (event ids are unique per API key; an order counts once).
+
+    `key_id` is the API key that sent the event (0 for events written by the service itself).
+    """
 
     __tablename__ = "events"
     __table_args__ = (
+        UniqueConstraint("key_id", "event_id", name="uq_events_key_id_event_id"),
         Index("ix_events_experiment_kind_visitor", "experiment_id", "kind", "visitor_id"),
         Index("ix_events_kind_visitor_ts", "kind", "visitor_id", "ts_ms"),
         # The results query joins a visitor's events by visitor_id alone (SQLite has no hash join).
@@ -116,7 +123,8 @@ class EventRow(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    event_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"))
     variant_key: Mapped[str | None] = mapped_column(String(64))
@@ -144,6 +152,24 @@ class ExposureRow(Base):
     first_ts_ms: Mapped[int] = mapped_column(BigInteger)
     allocation_version: Mapped[int | None] = mapped_column(Integer)
     probability: Mapped[float | None] = mapped_column(Float)
+    # The attributes of the first impression: segments and the CUPED covariate are read from here.
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class AuditRow(Base):
+    """Decisions taken on an experiment (guardrail pauses, roll-outs) with their evidence."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_experiment_at", "experiment_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE")
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class ApiKeyRow(Base):

@@ -27,6 +27,7 @@ from offerlab_sdk.events import (
     acceptance_event,
     impression_event,
     order_event,
+    refund_event,
 )
 from offerlab_sdk.snapshot import Snapshot, SnapshotError, load_snapshot
 from offerlab_sdk.sticky import InMemoryStickyStore, StickyEvaluator, StickyStore, sticky_evaluator
@@ -182,6 +183,30 @@ class Client:
             _check_text("visitor_id", visitor_id)
             _check_text("order_id", order_id)
             return order_event(
+                visitor_id,
+                _attributes(attributes),
+                order_id=order_id,
+                value=_money(value),
+                currency=_currency(currency),
+                **_stamp(),
+            )
+
+        return self._guard(lambda: self._enqueue(build()), default=False)
+
+    def track_refund(
+        self,
+        visitor_id: str,
+        order_id: str,
+        value: float,
+        currency: str = "EUR",
+        attributes: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Queue a refund of ``value`` on an order (net revenue and the refund-rate guardrail)."""
+
+        def build() -> dict[str, Any]:
+            _check_text("visitor_id", visitor_id)
+            _check_text("order_id", order_id)
+            return refund_event(
                 visitor_id,
                 _attributes(attributes),
                 order_id=order_id,

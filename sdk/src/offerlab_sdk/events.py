@@ -104,6 +104,30 @@ def order_event(
     }
 
 
+def refund_event(
+    visitor_id: str,
+    attributes: Mapping[str, Any],
+    *,
+    order_id: str,
+    value: float,
+    currency: str,
+    event_id: str,
+    timestamp: str,
+) -> Event:
+    """Return the wire object of a refund (``value`` refunded) on an earlier order."""
+    event = order_event(
+        visitor_id,
+        attributes,
+        order_id=order_id,
+        value=value,
+        currency=currency,
+        event_id=event_id,
+        timestamp=timestamp,
+    )
+    event["type"] = "refund"
+    return event
+
+
 def backoff_delay(attempt: int, rng: random.Random) -> float:
     """Return the delay before retry number ``attempt`` (1-based): exponential, equal jitter."""
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))

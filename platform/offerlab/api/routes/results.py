@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import re
+
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict
 
 from offerlab.api.auth import require
 from offerlab.api.bodies import parse_body
 from offerlab.api.context import services
 from offerlab.domain.model import ExperimentStatus
-from offerlab.errors import NotFound
+from offerlab.errors import InvalidRequest, NotFound
 from offerlab.services import reporting
 from offerlab.services.experiments import set_status
 from offerlab.services.report_json import experiment_to_dict, placement_to_dict, report_to_dict
@@ -17,6 +19,8 @@ from offerlab.storage import experiments as store
 from offerlab.storage.db import session_scope
 
 bp = Blueprint("results", __name__, url_prefix="/api/v1")
+SEGMENT_ATTRIBUTE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+MAX_SEGMENT_ATTRIBUTES = 3
 
 
 class StatusRequest(BaseModel):
@@ -46,9 +50,18 @@ def get_experiment(key: str) -> Response:
 @bp.get("/experiments/<key>/results")
 @require("read")
 def experiment_results(key: str) -> Response:
+    segments = request.args.getlist("segment") or None
+    for attribute in segments or ():
+        if not SEGMENT_ATTRIBUTE.fullmatch(attribute):
+            raise InvalidRequest(
+                f"segment: {attribute[:64]!r} is not an attribute name "
+                "(letters, digits, '_', '.', ':', '-'; at most 64)"
+            )
+    if segments and len(segments) > MAX_SEGMENT_ATTRIBUTES:
+        raise InvalidRequest(f"segment: at most {MAX_SEGMENT_ATTRIBUTES} attributes at a time")
     ctx = services()
     with session_scope(ctx.sessions) as session:
-        report = reporting.experiment_report(session, key, now=ctx.clock())
+        report = reporting.experiment_report(session, key, now=ctx.clock(), segments=segments)
     return jsonify(report_to_dict(report))
 
 
@@ -67,6 +80,8 @@ def change_status(key: str) -> Response:
     body = parse_body(StatusRequest)
     ctx = services()
     with session_scope(ctx.sessions) as session:
-        experiment = set_status(session, key, body.status, now=ctx.clock())
+        experiment = set_status(
+            session, key, body.status, now=ctx.clock(), actor=f"api-key:{g.key_id}"
+        )
     ctx.snapshots.invalidate()
     return jsonify(experiment_to_dict(experiment))

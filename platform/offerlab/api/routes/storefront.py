@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from offerlab.api.auth import require
@@ -81,7 +81,7 @@ def events() -> Response:
         raise PayloadTooLarge(f"a batch holds at most {limit} events; this one has {len(batch)}")
     ctx = services()
     with session_scope(ctx.sessions) as session:
-        result = ingest_batch(session, batch, now=ctx.clock())
+        result = ingest_batch(session, batch, now=ctx.clock(), key_id=g.key_id)
     ctx.metrics.events.labels("accepted").inc(result.accepted)
     ctx.metrics.events.labels("duplicate").inc(result.duplicates)
     ctx.metrics.events.labels("rejected").inc(len(result.rejected))

@@ -1,4 +1,4 @@
-"""Statistics over per-variant sufficient statistics: comparisons, intervals, variant analysis.
+"""Statistics over per-variant sufficient statistics: comparisons, intervals, the analysis engine.
 
 The analysis modules import ``offerlab.domain.reports``, which itself imports
 ``offerlab.domain.stats.sufficient``. Loading them lazily (PEP 562) lets either package be
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from offerlab.domain.stats.sufficient import VariantTotals
 
 if TYPE_CHECKING:
-    from offerlab.domain.stats.analysis import analyse_variants, compare_totals
+    from offerlab.domain.stats.engine import analyse
     from offerlab.domain.stats.frequentist import (
         MeanStats,
         compare_means,
@@ -26,17 +26,15 @@ _LAZY_EXPORTS = {
     "compare_means": "frequentist",
     "compare_proportions": "frequentist",
     "wilson_interval": "frequentist",
-    "analyse_variants": "analysis",
-    "compare_totals": "analysis",
+    "analyse": "engine",
 }
 
 __all__ = [
     "MeanStats",
     "VariantTotals",
-    "analyse_variants",
+    "analyse",
     "compare_means",
     "compare_proportions",
-    "compare_totals",
     "wilson_interval",
 ]
 

@@ -1,8 +1,9 @@
 """One analysis of an experiment from per-variant sufficient statistics (methods: docs/analysis.md).
 
 Input is one `VariantSums` per variant, the control first. `analyse` returns per-variant figures,
-every (variant, metric) comparison against the control, multiple-comparison-adjusted p-values
-across all of them, Bayesian chances and expected losses, and a sample-ratio check.
+every (variant, decision metric) comparison against the control, multiple-comparison-adjusted
+p-values across all of them, Bayesian chances and expected losses, CUPED variance reduction when
+a covariate is given, guardrail checks, and a sample-ratio check (overall or per epoch).
 
 Decision rule: `significant` is `adjusted_p_value < alpha` (Holm, BH or none over all tested
 comparisons). Each comparison's intervals are at its own level 1 − interval_alpha, chosen so
@@ -16,127 +17,74 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from scipy import stats as sps
-
-from offerlab.domain.plain import plain
-from offerlab.domain.reports import Comparison, Interval, ResultError
-from offerlab.domain.stats.bayesian import (
-    BayesianComparison,
-    chance_to_be_best_conversion,
-    compare_conversion_bayesian,
-    compare_means_bayesian,
-    normal_expected_positive_part,
-)
+from offerlab.domain.reports import Comparison, ResultError
+from offerlab.domain.stats.bayesian import chance_to_be_best_conversion
 from offerlab.domain.stats.corrections import CorrectionMethod
-from offerlab.domain.stats.engine_inputs import InvalidSums, VariantSums
+from offerlab.domain.stats.cuped import CupedAdjustment, CupedFit, fit_cuped
+from offerlab.domain.stats.engine_inputs import InvalidSums, VariantSums, check_variant_list
 from offerlab.domain.stats.engine_levels import adjust, interval_alphas
-from offerlab.domain.stats.frequentist import (
-    Estimate,
-    check_alpha,
-    compare_means,
-    compare_proportions,
-    wilson_interval,
+from offerlab.domain.stats.engine_metrics import (
+    ACCEPTANCE_VALUE_PER_UNIT,
+    AVERAGE_ORDER_VALUE,
+    CONVERSION,
+    GUARDRAIL_ONLY_METRICS,
+    LOWER_IS_BETTER,
+    METRICS,
+    ORDERS_PER_UNIT,
+    REFUND_RATE,
+    REVENUE_PER_UNIT,
+    arm_estimate,
+    bayesian_metric,
+    compare_metric,
+    decision_metrics,
 )
-from offerlab.domain.stats.ratio import compare_ratios, ratio_estimate
-from offerlab.domain.stats.sequential import (
-    always_valid_p_value,
-    confidence_sequence,
-    tuned_tau_sq,
+from offerlab.domain.stats.engine_report import (
+    AnalysisReport,
+    MetricComparison,
+    SampleRatioCheck,
+    VarianceReduction,
+    VariantSummary,
+)
+from offerlab.domain.stats.engine_sequential import SequentialFrame, make_sequential
+from offerlab.domain.stats.frequentist import check_alpha, wilson_interval
+from offerlab.domain.stats.guardrails import (
+    Guardrail,
+    GuardrailResult,
+    default_guardrails,
+    evaluate_guardrails,
 )
 from offerlab.domain.stats.srm import DEFAULT_SRM_THRESHOLD, check_srm
+from offerlab.domain.stats.srm_epochs import EpochSampleRatio, EpochUnits, check_epochs
 
 __all__ = [
+    "ACCEPTANCE_VALUE_PER_UNIT",
     "AVERAGE_ORDER_VALUE",
     "CONVERSION",
+    "GUARDRAIL_ONLY_METRICS",
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "ORDERS_PER_UNIT",
+    "REFUND_RATE",
     "REVENUE_PER_UNIT",
     "AnalysisReport",
+    "EpochSampleRatio",
+    "EpochUnits",
+    "Guardrail",
+    "GuardrailResult",
     "InvalidSums",
     "MetricComparison",
     "SampleRatioCheck",
     "VariantSummary",
     "VariantSums",
+    "VarianceReduction",
     "analyse",
     "expected_shares",
 ]
 
-CONVERSION = "conversion"
-REVENUE_PER_UNIT = "revenue_per_unit"
-AVERAGE_ORDER_VALUE = "average_order_value"
-METRICS = (CONVERSION, REVENUE_PER_UNIT, AVERAGE_ORDER_VALUE)
 ENGINE_CORRECTIONS = ("holm", "bh", "none")
 SIGNIFICANCE_RULE = "adjusted_p_value < alpha"
 _INTERVAL_RULES = {"holm": "holm_compatible", "bh": "fcr_adjusted", "none": "unadjusted"}
-
-
-@dataclass(frozen=True)
-class VariantSummary:
-    """One variant's own figures; `errors` lists the figures that could not be computed."""
-
-    variant: str
-    is_control: bool
-    units: int
-    conversions: int
-    conversion_rate: float | None
-    conversion_ci: Interval | None
-    revenue_per_unit: float | None
-    average_order_value: float | None
-    orders_per_unit: float | None
-    expected_share: float
-    observed_share: float | None
-    chance_to_be_best_conversion: float | None
-    errors: tuple[ResultError, ...] = ()
-
-
-@dataclass(frozen=True)
-class MetricComparison:
-    """One metric of one variant against the control, frequentist and Bayesian."""
-
-    variant: str
-    metric: str
-    comparison: Comparison
-    adjusted_p_value: float | None
-    significant: bool
-    interval_alpha: float
-    chance_to_beat_control: float | None
-    expected_loss: float | None
-    expected_loss_of_control: float | None
-
-
-@dataclass(frozen=True)
-class SampleRatioCheck:
-    """Chi-square test of units per variant against the expected shares."""
-
-    statistic: float | None
-    p_value: float | None
-    unhealthy: bool
-    threshold: float
-    error: ResultError | None = None
-
-
-@dataclass(frozen=True)
-class AnalysisReport:
-    """Everything `analyse` found; `to_dict` is the stable JSON form."""
-
-    control: str
-    alpha: float
-    correction: str
-    sequential: bool
-    planned_units: int | None
-    comparisons_tested: int
-    interval_rule: str
-    significance_rule: str
-    variants: tuple[VariantSummary, ...]
-    comparisons: tuple[MetricComparison, ...]
-    sample_ratio: SampleRatioCheck
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict: snake_case keys, None for anything missing, never NaN."""
-        data = plain(self)
-        data["comparisons"] = [_comparison_dict(item) for item in self.comparisons]
-        return data
 
 
 def analyse(
@@ -146,17 +94,34 @@ def analyse(
     correction: CorrectionMethod = "holm",
     sequential: bool = False,
     planned_units: int | None = None,
+    metrics: Sequence[str] | None = None,
+    guardrails: Sequence[Guardrail | str] | None = None,
+    epochs: Sequence[EpochUnits] | None = None,
 ) -> AnalysisReport:
-    """Analyse every variant against the first (the control); see the module docstring."""
+    """Analyse every variant against the first (the control); see the module docstring.
+
+    `metrics` restricts the decision metrics (default: all with inputs except refund_rate);
+    `guardrails` defaults to refund_rate when given; `epochs` switches the sample-ratio check to
+    one test per allocation epoch.
+    """
     _check_arguments(variants, alpha, correction, planned_units)
     control = variants[0]
+    chosen = decision_metrics(variants, metrics)
+    fit = fit_cuped(variants)
+    cuped = fit.adjustment if fit is not None else None
     total_units = sum(v.units for v in variants)
     planned = (planned_units or max(total_units, 1)) if sequential else None
-    frame = _SequentialFrame(total_units, planned, alpha) if planned is not None else None
-    pairs = [(variant, metric) for variant in variants[1:] for metric in METRICS]
-    p_values = [_comparison(control, v, m, alpha, frame).p_value for v, m in pairs]
+    frame = SequentialFrame(total_units, planned, alpha) if planned is not None else None
+    pairs = [(variant, metric) for variant in variants[1:] for metric in chosen]
+    p_values = [_comparison(control, v, m, alpha, frame, cuped).p_value for v, m in pairs]
     adjusted = adjust(p_values, correction)
     levels = interval_alphas(p_values, correction, alpha)
+    comparisons = tuple(
+        _metric_comparison(
+            control, v, _comparison(control, v, m, level, frame, cuped), p, level, alpha, cuped
+        )
+        for (v, m), p, level in zip(pairs, adjusted, levels, strict=True)
+    )
     return AnalysisReport(
         control=control.variant,
         alpha=alpha,
@@ -167,13 +132,11 @@ def analyse(
         interval_rule=_INTERVAL_RULES[correction],
         significance_rule=SIGNIFICANCE_RULE,
         variants=_summaries(variants, alpha),
-        comparisons=tuple(
-            _metric_comparison(
-                control, v, _comparison(control, v, m, level, frame), p, level, alpha
-            )
-            for (v, m), p, level in zip(pairs, adjusted, levels, strict=True)
-        ),
-        sample_ratio=_sample_ratio(variants),
+        comparisons=comparisons,
+        sample_ratio=_sample_ratio(variants, epochs),
+        metrics=chosen,
+        variance_reduction=_variance_reduction(fit, variants, comparisons, alpha, frame),
+        guardrails=evaluate_guardrails(variants, _guardrails(variants, guardrails), alpha=alpha),
     )
 
 
@@ -182,105 +145,20 @@ def _comparison(
     variant: VariantSums,
     metric: str,
     interval_alpha: float,
-    frame: _SequentialFrame | None,
+    frame: SequentialFrame | None,
+    cuped: CupedAdjustment | None,
 ) -> Comparison:
     """The comparison with intervals at 1 − interval_alpha; its p-value does not depend on it."""
-    comparison = _compare(control, variant, metric, interval_alpha)
-    if frame is None:
+    comparison = compare_metric(control, variant, metric, interval_alpha, cuped)
+    if frame is None or comparison.p_value is None:
         return comparison
-    return _make_sequential(comparison, control, variant, frame, interval_alpha)
-
-
-def _compare(control: VariantSums, variant: VariantSums, metric: str, alpha: float) -> Comparison:
-    if metric == CONVERSION:
-        return compare_proportions(
-            control.conversions,
-            control.units,
-            variant.conversions,
-            variant.units,
-            alpha=alpha,
-            metric=metric,
-        )
-    if metric == REVENUE_PER_UNIT:
-        return compare_means(
-            control.revenue_stats(), variant.revenue_stats(), alpha=alpha, metric=metric
-        )
-    return compare_ratios(
-        control.order_value_stats(), variant.order_value_stats(), alpha=alpha, metric=metric
-    )
-
-
-@dataclass(frozen=True)
-class _SequentialFrame:
-    total_units: int
-    planned_units: int
-    alpha: float
-
-    def tau_sq(self, variance: float) -> float:
-        return tuned_tau_sq(
-            variance, self.total_units, alpha=self.alpha, planned_units=self.planned_units
-        )
-
-
-def _make_sequential(
-    comparison: Comparison,
-    control: VariantSums,
-    variant: VariantSums,
-    frame: _SequentialFrame,
-    interval_alpha: float,
-) -> Comparison:
-    """Replace p-value and intervals by always-valid ones (mixture SPRT, sequential module)."""
-    if comparison.p_value is None:
-        return comparison
-    control_est = _arm_estimate(control, comparison.metric)
-    variant_est = _arm_estimate(variant, comparison.metric)
-    variance = control_est.variance + variant_est.variance
-    if not variance > 0.0:
-        return Comparison(
-            comparison.metric,
-            comparison.control_value,
-            comparison.variant_value,
-            error=ResultError.ZERO_VARIANCE,
-        )
-    diff = variant_est.value - control_est.value
-    tau_sq = frame.tau_sq(variance)
-    return dataclasses.replace(
+    return make_sequential(
         comparison,
-        absolute_ci=confidence_sequence(diff, variance, alpha=interval_alpha, tau_sq=tau_sq),
-        relative_ci=_relative_sequence(control_est, variant_est, frame, interval_alpha),
-        p_value=always_valid_p_value(diff, variance, tau_sq=tau_sq),
+        arm_estimate(control, metric, cuped),
+        arm_estimate(variant, metric, cuped),
+        frame,
+        interval_alpha,
     )
-
-
-def _relative_sequence(
-    control: Estimate, variant: Estimate, frame: _SequentialFrame, interval_alpha: float
-) -> Interval | None:
-    """Confidence sequence of v/c − 1 with the delta-method variance of v/c."""
-    if control.value == 0.0:
-        return None
-    variance = variant.variance / control.value**2 + (
-        variant.value**2 * control.variance / control.value**4
-    )
-    if not variance > 0.0:
-        return None
-    uplift = variant.value / control.value - 1.0
-    return confidence_sequence(
-        uplift, variance, alpha=interval_alpha, tau_sq=frame.tau_sq(variance)
-    )
-
-
-def _arm_estimate(sums: VariantSums, metric: str) -> Estimate:
-    """A metric's estimate and the variance of that estimate for one arm (n ≥ 1 assumed)."""
-    n = sums.units
-    if metric == CONVERSION:
-        rate = sums.conversions / n
-        return Estimate(rate, rate * (1.0 - rate) / n)
-    if metric == REVENUE_PER_UNIT:
-        mean = sums.revenue_sum / n
-        variance = max(0.0, (sums.revenue_sum_sq - sums.revenue_sum * mean) / (n - 1))
-        return Estimate(mean, variance / n)
-    ratio = ratio_estimate(sums.order_value_stats())
-    return Estimate(ratio.value or 0.0, ratio.variance or 0.0)
 
 
 def _metric_comparison(
@@ -290,9 +168,10 @@ def _metric_comparison(
     adjusted_p: float | None,
     interval_alpha: float,
     alpha: float,
+    cuped: CupedAdjustment | None,
 ) -> MetricComparison:
     significant = adjusted_p is not None and adjusted_p < alpha
-    bayesian = _bayesian(control, variant, comparison.metric)
+    bayesian = bayesian_metric(control, variant, comparison.metric, cuped)
     return MetricComparison(
         variant=variant.variant,
         metric=comparison.metric,
@@ -306,40 +185,52 @@ def _metric_comparison(
     )
 
 
-def _bayesian(control: VariantSums, variant: VariantSums, metric: str) -> BayesianComparison:
-    if metric == CONVERSION:
-        return compare_conversion_bayesian(
-            control.conversions, control.units, variant.conversions, variant.units, metric=metric
-        )
-    if metric == REVENUE_PER_UNIT:
-        return compare_means_bayesian(
-            control.revenue_stats(), variant.revenue_stats(), metric=metric
-        )
-    return _ratio_bayesian(control, variant, metric)
-
-
-def _ratio_bayesian(control: VariantSums, variant: VariantSums, metric: str) -> BayesianComparison:
-    """Normal approximation of the ratio posteriors: N(R, Var_delta(R)) per arm."""
-    control_est = ratio_estimate(control.order_value_stats())
-    variant_est = ratio_estimate(variant.order_value_stats())
-    error = control_est.error or variant_est.error
-    if error is not None or control_est.variance is None or variant_est.variance is None:
-        return BayesianComparison(metric, control_est.value, variant_est.value, error=error)
-    assert control_est.value is not None and variant_est.value is not None
-    sd = math.sqrt(control_est.variance + variant_est.variance)
-    if sd == 0.0:
-        return BayesianComparison(
-            metric, control_est.value, variant_est.value, error=ResultError.ZERO_VARIANCE
-        )
-    difference = variant_est.value - control_est.value
-    return BayesianComparison(
-        metric=metric,
-        control_value=control_est.value,
-        variant_value=variant_est.value,
-        chance_to_beat_control=float(sps.norm.cdf(difference / sd)),
-        risk_of_variant=normal_expected_positive_part(-difference, sd),
-        risk_of_control=normal_expected_positive_part(difference, sd),
+def _variance_reduction(
+    fit: CupedFit | None,
+    variants: Sequence[VariantSums],
+    comparisons: Sequence[MetricComparison],
+    alpha: float,
+    frame: SequentialFrame | None,
+) -> VarianceReduction | None:
+    """CUPED's effect on revenue per unit; None when some variant has no covariate sums."""
+    if fit is None:
+        return None
+    if fit.adjustment is None:
+        return VarianceReduction(REVENUE_PER_UNIT, False, None, None, None, error=fit.error)
+    levels = {c.variant: c.interval_alpha for c in comparisons if c.metric == REVENUE_PER_UNIT}
+    narrowing = []
+    for variant in variants[1:]:
+        level = levels.get(variant.variant, alpha)
+        args = (variants[0], variant, REVENUE_PER_UNIT, level, frame)
+        ratio = _width_ratio(_comparison(*args, fit.adjustment), _comparison(*args, None))
+        if ratio is not None:
+            narrowing.append(1.0 - ratio)
+    return VarianceReduction(
+        metric=REVENUE_PER_UNIT,
+        covariate_used=True,
+        theta=fit.adjustment.theta,
+        variance_ratio=fit.adjustment.variance_ratio,
+        interval_narrowing=math.fsum(narrowing) / len(narrowing) if narrowing else None,
     )
+
+
+def _width_ratio(adjusted: Comparison, unadjusted: Comparison) -> float | None:
+    if adjusted.absolute_ci is None or unadjusted.absolute_ci is None:
+        return None
+    unadjusted_width = unadjusted.absolute_ci.high - unadjusted.absolute_ci.low
+    if not unadjusted_width > 0.0:
+        return None
+    return (adjusted.absolute_ci.high - adjusted.absolute_ci.low) / unadjusted_width
+
+
+def _guardrails(
+    variants: Sequence[VariantSums], guardrails: Sequence[Guardrail | str] | None
+) -> tuple[Guardrail, ...]:
+    if guardrails is None:
+        return default_guardrails(variants)
+    if isinstance(guardrails, str):
+        raise ValueError("guardrails must be a sequence of Guardrail or metric names")
+    return tuple(g if isinstance(g, Guardrail) else Guardrail(g) for g in guardrails)
 
 
 def _summaries(variants: Sequence[VariantSums], alpha: float) -> tuple[VariantSummary, ...]:
@@ -363,6 +254,10 @@ def _summaries(variants: Sequence[VariantSums], alpha: float) -> tuple[VariantSu
             observed_share=_divide(v.units, total),
             chance_to_be_best_conversion=chance,
             errors=_variant_errors(v),
+            acceptance_value_per_unit=(
+                None if v.acceptance_value_sum is None else _divide(v.acceptance_value_sum, v.units)
+            ),
+            refund_rate=None if v.refunded_units is None else _divide(v.refunded_units, v.units),
         )
         for index, (v, share, chance) in enumerate(zip(variants, shares, chances, strict=True))
     )
@@ -381,10 +276,24 @@ def expected_shares(variants: Sequence[VariantSums]) -> tuple[float, ...]:
     return tuple(weight / total for weight in weights)
 
 
-def _sample_ratio(variants: Sequence[VariantSums]) -> SampleRatioCheck:
-    result = check_srm([v.units for v in variants], expected_shares(variants))
+def _sample_ratio(
+    variants: Sequence[VariantSums], epochs: Sequence[EpochUnits] | None
+) -> SampleRatioCheck:
+    if epochs is None:
+        result = check_srm([v.units for v in variants], expected_shares(variants))
+        return SampleRatioCheck(
+            result.statistic, result.p_value, result.unhealthy, DEFAULT_SRM_THRESHOLD, result.error
+        )
+    checks = check_epochs(epochs, [v.variant for v in variants])
+    adjusted = [c.adjusted_p_value for c in checks if c.adjusted_p_value is not None]
     return SampleRatioCheck(
-        result.statistic, result.p_value, result.unhealthy, DEFAULT_SRM_THRESHOLD, result.error
+        statistic=None,
+        p_value=min(adjusted) if adjusted else None,
+        unhealthy=any(c.unhealthy for c in checks),
+        threshold=DEFAULT_SRM_THRESHOLD,
+        error=None if adjusted else ResultError.NO_UNITS,
+        method="per_epoch",
+        epochs=checks,
     )
 
 
@@ -396,51 +305,8 @@ def _check_arguments(
     variants: Sequence[VariantSums], alpha: float, correction: str, planned_units: int | None
 ) -> None:
     check_alpha(alpha)
-    if len(variants) < 2:
-        raise ValueError("at least two variants are needed (the control first)")
-    names = [v.variant for v in variants]
-    if len(set(names)) != len(names):
-        raise ValueError("variant names must be unique")
+    check_variant_list(variants)
     if correction not in ENGINE_CORRECTIONS:
         raise ValueError(f"unknown correction {correction!r}; use one of {ENGINE_CORRECTIONS}")
     if planned_units is not None and planned_units <= 0:
         raise ValueError("planned_units must be positive")
-    if len({v.weight is None for v in variants}) > 1:
-        raise ValueError("give a weight for every variant or for none")
-
-
-def _comparison_dict(item: MetricComparison) -> dict[str, Any]:
-    """Flatten the frequentist `Comparison` into the comparison's own JSON object."""
-    data: dict[str, Any] = plain(item.comparison)
-    data.update(
-        variant=item.variant,
-        adjusted_p_value=plain(item.adjusted_p_value),
-        significant=item.significant,
-        interval_alpha=item.interval_alpha,
-        interval_level=1.0 - item.interval_alpha,
-        chance_to_beat_control=plain(item.chance_to_beat_control),
-        expected_loss=plain(item.expected_loss),
-        expected_loss_of_control=plain(item.expected_loss_of_control),
-    )
-    return {key: data[key] for key in _COMPARISON_KEYS}
-
-
-_COMPARISON_KEYS = (
-    "variant",
-    "metric",
-    "control_value",
-    "variant_value",
-    "absolute_uplift",
-    "absolute_ci",
-    "relative_uplift",
-    "relative_ci",
-    "p_value",
-    "adjusted_p_value",
-    "significant",
-    "interval_alpha",
-    "interval_level",
-    "chance_to_beat_control",
-    "expected_loss",
-    "expected_loss_of_control",
-    "error",
-)

@@ -33,6 +33,8 @@ def interval_alphas(p_values: Sequence[float | None], correction: str, alpha: fl
 
 def bh_level(tested: Sequence[float], alpha: float) -> float:
     m = len(tested)
+    if m == 0:
+        return alpha
     ordered = sorted(tested)
     rejected = [j + 1 for j, p in enumerate(ordered) if p * m / (j + 1) < alpha]
     return alpha * max(rejected, default=1) / m

@@ -28,6 +28,14 @@ class MeanStats(NamedTuple):
     sum_sq: float
 
 
+class SampleMoments(NamedTuple):
+    """Size, mean and sample variance (ddof=1) of one sample."""
+
+    n: int
+    mean: float
+    variance: float
+
+
 class Estimate(NamedTuple):
     """A point estimate and the variance of that estimate."""
 
@@ -83,8 +91,26 @@ def compare_means(
     variant_mean = variant.sum / variant.n if variant.n else None
     if control.n < 2 or variant.n < 2:
         return degenerate_comparison(metric, control_mean, variant_mean, ResultError.NO_UNITS)
-    control_est = Estimate(control.sum / control.n, _sample_variance(control) / control.n)
-    variant_est = Estimate(variant.sum / variant.n, _sample_variance(variant) / variant.n)
+    return welch_comparison(
+        SampleMoments(control.n, control.sum / control.n, _sample_variance(control)),
+        SampleMoments(variant.n, variant.sum / variant.n, _sample_variance(variant)),
+        alpha=alpha,
+        metric=metric,
+    )
+
+
+def welch_comparison(
+    control: SampleMoments, variant: SampleMoments, *, alpha: float, metric: str = "mean"
+) -> Comparison:
+    """Welch's t-test and intervals from each side's size, mean and sample variance (ddof=1).
+
+    Both sides need at least two observations; zero variance on both gives ``ZERO_VARIANCE``.
+    """
+    check_alpha(alpha)
+    if control.n < 2 or variant.n < 2:
+        raise ValueError("each side needs at least two observations")
+    control_est = Estimate(control.mean, control.variance / control.n)
+    variant_est = Estimate(variant.mean, variant.variance / variant.n)
     se_sq = control_est.variance + variant_est.variance
     if se_sq == 0.0:
         return degenerate_comparison(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -10,8 +11,10 @@ class VariantTotals:
     """Per-variant sums over exposed units (visitors), computed in SQL.
 
     A unit belongs to the variant of its first exposure. "Revenue" of a unit is the total value of
-    the orders attributed to it (orders inside the attribution window after its first exposure).
-    Sums of squares and cross products are over units unless the name says "order".
+    the orders attributed to it (orders inside the attribution window after its first exposure),
+    capped when the experiment winsorises order values, net of the refunds of those orders.
+    Sums of squares and cross products are over units unless the name says "order". The
+    covariate is the unit's pre-period value (a visitor attribute), 0 when it was not sent.
     """
 
     variant: str
@@ -26,6 +29,15 @@ class VariantTotals:
     revenue_sum_sq: float
     orders_sum_sq: float
     revenue_orders_sum_prod: float
+    acceptance_value_sum_sq: float = 0.0
+    refunded_units: int = 0
+    refunds: int = 0
+    refund_value: float = 0.0
+    orders_capped: int = 0
+    covariate_units: int = 0
+    covariate_sum: float = 0.0
+    covariate_sum_sq: float = 0.0
+    revenue_covariate_sum_prod: float = 0.0
 
     @property
     def revenue_sum(self) -> float:
@@ -34,20 +46,12 @@ class VariantTotals:
     def __add__(self, other: VariantTotals) -> VariantTotals:
         if not isinstance(other, VariantTotals) or other.variant != self.variant:
             raise TypeError("can only add VariantTotals of the same variant")
-        return VariantTotals(
-            variant=self.variant,
-            units=self.units + other.units,
-            impressions=self.impressions + other.impressions,
-            converted_units=self.converted_units + other.converted_units,
-            acceptances=self.acceptances + other.acceptances,
-            acceptance_value_sum=self.acceptance_value_sum + other.acceptance_value_sum,
-            orders=self.orders + other.orders,
-            order_value_sum=self.order_value_sum + other.order_value_sum,
-            order_value_sum_sq=self.order_value_sum_sq + other.order_value_sum_sq,
-            revenue_sum_sq=self.revenue_sum_sq + other.revenue_sum_sq,
-            orders_sum_sq=self.orders_sum_sq + other.orders_sum_sq,
-            revenue_orders_sum_prod=self.revenue_orders_sum_prod + other.revenue_orders_sum_prod,
-        )
+        sums = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "variant"
+        }
+        return VariantTotals(variant=self.variant, **sums)
 
     @classmethod
     def empty(cls, variant: str) -> VariantTotals:
