@@ -12,6 +12,7 @@ from offerlab.domain.reports import (
     Comparison,
     ComparisonDetail,
     ExperimentReport,
+    Interval,
     ResultError,
     VariantResult,
 )
@@ -124,14 +125,18 @@ def format_comparison_uplift(
     *,
     nominal: float = NOMINAL_LEVEL,
 ) -> str:
-    """Relative uplift with its CI; the absolute difference when the relative one is undefined.
+    """Relative uplift with its CI; the absolute difference when the relative one is undefined
+    or its interval would contradict the significance verdict.
 
+    The test is on the absolute difference; the relative interval (delta method) also carries
+    the control's uncertainty and can cross 0 while the difference is significant (or the other
+    way round). Then the absolute interval is shown, so the page never contradicts itself.
     Conversion differences read in percentage points ("+4.4 pp"), money ones in money ("+1.20").
     An interval at another level than `nominal` carries it: "+5.0% [+1.2%, +9.8%] 97.5% CI".
     """
     if comparison is None:
         return fmt.NO_VALUE
-    if comparison.relative_uplift is not None:
+    if comparison.relative_uplift is not None and _relative_interval_agrees(comparison):
         estimate = fmt.format_signed_percent(comparison.relative_uplift)
         interval = fmt.format_interval(comparison.relative_ci, fmt.format_signed_percent)
     else:
@@ -144,6 +149,19 @@ def format_comparison_uplift(
         return estimate
     note = level_note(detail, nominal)
     return f"{estimate} {interval} {note}" if note else f"{estimate} {interval}"
+
+
+def _relative_interval_agrees(comparison: Comparison) -> bool:
+    """False when only the absolute interval matches the verdict (then that one is shown)."""
+    if comparison.relative_ci is None or comparison.absolute_ci is None:
+        return True
+    relative = _excludes_zero(comparison.relative_ci) == comparison.significant
+    absolute = _excludes_zero(comparison.absolute_ci) == comparison.significant
+    return relative or not absolute
+
+
+def _excludes_zero(interval: Interval) -> bool:
+    return interval.low > 0.0 or interval.high < 0.0
 
 
 def format_comparison_p(comparison: Comparison | None, detail: ComparisonDetail | None) -> str:

@@ -351,3 +351,27 @@ def test_verdict_against_a_no_offer_control_uses_percentage_points(
         "Variant “30 W fast charger” converts significantly better than control: "
         "+11.5 pp [+9.6 pp, +13.4 pp] 99.4% CI, p < 0.001."
     )
+
+
+def test_an_uplift_is_shown_with_the_interval_that_matches_its_verdict():
+    from offerlab.domain.reports import Comparison, Interval
+    from offerlab_dashboards.significance import format_comparison_uplift
+
+    # Significant on the difference, while the delta-method relative interval crosses 0
+    # (it also carries the control's uncertainty): the absolute interval is the one shown.
+    comparison = Comparison(
+        metric="acceptance_value_per_unit",
+        control_value=4.97,
+        variant_value=6.62,
+        absolute_uplift=1.65,
+        absolute_ci=Interval(0.07, 3.23),
+        relative_uplift=0.331,
+        relative_ci=Interval(-0.043, 0.705),
+        p_value=0.003,
+        significant=True,
+    )
+    shown = format_comparison_uplift(comparison, "acceptance_value_per_unit")
+    assert "%" not in shown
+    assert "+1.65" in shown and "+0.07" in shown
+    consistent = Comparison(**{**comparison.__dict__, "relative_ci": Interval(0.01, 0.65)})
+    assert format_comparison_uplift(consistent, "acceptance_value_per_unit").startswith("+33.1%")

@@ -227,8 +227,9 @@ def _table_row(variant: dict) -> tuple:
 
 
 def _uplift_text(comparison: dict) -> str:
-    """Relative uplift with its CI; absolute when the control's value is zero."""
-    if comparison.get("relative_uplift") is not None:
+    """Relative uplift with its CI; absolute when the control's value is zero or only the
+    absolute interval agrees with the significance verdict (as on the dashboards)."""
+    if comparison.get("relative_uplift") is not None and _relative_agrees(comparison):
         ci = comparison.get("relative_ci") or {}
         return (
             f"{comparison['relative_uplift']:+.1%} "
@@ -239,6 +240,16 @@ def _uplift_text(comparison: dict) -> str:
         f"{comparison['absolute_uplift']:+.4g} abs "
         f"[{_signed(ci.get('low'))}, {_signed(ci.get('high'))}]"
     )
+
+
+def _relative_agrees(comparison: dict) -> bool:
+    def excludes_zero(interval: dict | None) -> bool | None:
+        return None if not interval else interval["low"] > 0 or interval["high"] < 0
+
+    significant = comparison.get("significant")
+    relative = excludes_zero(comparison.get("relative_ci"))
+    absolute = excludes_zero(comparison.get("absolute_ci"))
+    return relative is None or relative == significant or absolute != significant
 
 
 def _signed_pct(value: float | None) -> str:
