@@ -22,8 +22,13 @@ def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[st
     """Insert event rows in one batched statement; return the event ids actually inserted."""
     if not rows:
         return set()
-    statement = _insert(session, EventRow).on_conflict_do_nothing().returning(EventRow.event_id)
-    return set(session.scalars(statement, list(rows)))
+    # Core, not the ORM: the ORM's bulk insert splits a mixed batch (orders carry no experiment,
+    # impressions no order id) into many statements and splices their RETURNING rows together.
+    table = EventRow.__table__
+    statement = _insert(session, table).on_conflict_do_nothing().returning(table.c.event_id)
+    columns = [column.name for column in table.columns if column.name != "id"]
+    uniform = [{name: row.get(name) for name in columns} for row in rows]
+    return set(session.connection().execute(statement, uniform).scalars())
 
 
 def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -> None:
