@@ -82,7 +82,8 @@ BROKEN_FIXTURES = [
     (
         "bandit.yaml",
         [
-            "fixtures/bandit.yaml:6: bandit: only allowed with allocation: thompson",
+            "fixtures/bandit.yaml:6: bandit: only allowed with a bandit allocation"
+            " (thompson, epsilon_greedy, ucb1)",
             "fixtures/bandit.yaml:7: bandit.update_interval_seconds: must be >= 10",
             "fixtures/bandit.yaml:8: bandit.min_share: 0.6 for each of 2 variants exceeds 1",
             "fixtures/bandit.yaml:17: variants[1].offer.currency: is required when price is set",

@@ -73,6 +73,13 @@ class OfferDefinition(BaseModel):
         None, description="ISO 4217 code such as EUR; required when `price` is set."
     )
     message: Text | None = Field(None, description="Text shown to the shopper.")
+    margin: Number | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Share of the offer's value the shop keeps (0.3 is 30 %); "
+        "the reward of objective: margin is offer value x margin.",
+    )
 
 
 class VariantDefinition(BaseModel):
@@ -91,7 +98,7 @@ class VariantDefinition(BaseModel):
 
 
 class BanditDefinition(BaseModel):
-    """How a Thompson-sampling experiment re-weights its variants."""
+    """How a bandit experiment (thompson, epsilon_greedy, ucb1) re-weights its variants."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -103,6 +110,41 @@ class BanditDefinition(BaseModel):
         ge=0,
         lt=1,
         description="Every variant keeps at least this share; min_share x variants <= 1.",
+    )
+    burn_in_units: StrictInt = Field(
+        100, ge=0, description="The split stays even until every variant has this many visitors."
+    )
+    holdout_share: Number = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="Fixed share of traffic the control always keeps (0: no holdout); "
+        "0 or at least min_share.",
+    )
+    max_weight_change: Number | None = Field(
+        None, gt=0, le=1, description="Largest move of any weight in one update (none: no cap)."
+    )
+    epsilon: Number = Field(
+        0.1, ge=0, le=1, description="epsilon_greedy: share of traffic explored evenly."
+    )
+    epsilon_decay: Number | None = Field(
+        None,
+        gt=0,
+        description="epsilon_greedy: c makes exploration min(1, c x variants / visitors); "
+        "none keeps epsilon fixed.",
+    )
+    chance_to_be_best_threshold: Number = Field(
+        0.95, gt=0, le=1, description="A winner's chance to be best must reach this."
+    )
+    expected_loss_threshold: Number = Field(
+        0.01,
+        ge=0,
+        description="A winner's expected loss, as a share of its reward, must not exceed this.",
+    )
+    auto_rollout: StrictBool = Field(
+        False,
+        description="true: a declared winner gets all traffic (the holdout stays) and the "
+        "rollout is audit-logged; false: the dashboard recommends it.",
     )
 
 
@@ -212,10 +254,14 @@ class ExperimentDefinition(BaseModel):
     )
     allocation: AllocationKind = Field(
         AllocationKind.FIXED,
-        description="fixed: the configured weights; thompson: a bandit re-weights variants.",
+        description="fixed: the configured weights; thompson, epsilon_greedy or ucb1: a bandit "
+        "re-weights variants with that policy.",
     )
     objective: Objective = Field(
-        Objective.CONVERSION, description="What the bandit and the main result optimise."
+        Objective.CONVERSION,
+        description="What the bandit and the main result optimise: conversion (offer taken), "
+        "offer_revenue (value of the accepted offer), order_value (the whole order's value), "
+        "margin (offer value x the offer's margin); revenue is the older name of order_value.",
     )
     attribution_window_hours: StrictInt = Field(
         168, ge=1, le=24 * 90, description="Orders count within this window after first exposure."
@@ -225,7 +271,7 @@ class ExperimentDefinition(BaseModel):
         None, description="Hashing salt; defaults to the key and is kept once created."
     )
     bandit: BanditDefinition | None = Field(
-        None, description="Bandit settings; only with allocation: thompson."
+        None, description="Bandit settings; only with a bandit allocation."
     )
     analysis: AnalysisDefinition = Field(
         default_factory=AnalysisDefinition, description="How results are computed."
@@ -293,6 +339,7 @@ def cross_field_issues(data: Mapping[str, Any], *, placements: Sequence[str]) ->
         *_control_issues(data, variants),
         *_weight_issues(variants),
         *_bandit_issues(data, variants),
+        *_margin_issues(data, variants),
         *_offer_issues(variants),
         *_analysis_issues(data),
     ]
@@ -306,9 +353,7 @@ def _variant_to_domain(variant: VariantDefinition) -> Variant:
 def _bandit_to_domain(bandit: BanditDefinition | None) -> BanditSettings:
     if bandit is None:
         return BanditSettings()
-    return BanditSettings(
-        update_interval_seconds=bandit.update_interval_seconds, min_share=bandit.min_share
-    )
+    return BanditSettings(**bandit.model_dump())
 
 
 def _variant_mappings(data: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
@@ -372,12 +417,33 @@ def _bandit_issues(
     if bandit is None:
         return
     allocation = data.get("allocation", AllocationKind.FIXED.value)
-    if allocation != AllocationKind.THOMPSON.value:
-        yield ("bandit",), "only allowed with allocation: thompson"
-    min_share = _number(bandit.get("min_share")) if isinstance(bandit, Mapping) else None
+    if allocation == AllocationKind.FIXED.value:
+        yield ("bandit",), "only allowed with a bandit allocation (thompson, epsilon_greedy, ucb1)"
+    if not isinstance(bandit, Mapping):
+        return
+    min_share = _number(bandit.get("min_share", 0.05))
+    holdout = _number(bandit.get("holdout_share", 0.0))
     if min_share is not None and min_share * len(variants) > 1 + WEIGHT_TOLERANCE:
         message = f"{min_share:g} for each of {len(variants)} variants exceeds 1"
         yield ("bandit", "min_share"), message
+    if min_share is None or holdout is None or holdout <= 0:
+        return
+    if holdout < min_share:
+        yield ("bandit", "holdout_share"), f"must be 0 or at least min_share ({min_share:g})"
+    elif min_share * (len(variants) - 1) > 1 - holdout + WEIGHT_TOLERANCE:
+        message = f"leaves {1 - holdout:g}, less than min_share for the other variants"
+        yield ("bandit", "holdout_share"), message
+
+
+def _margin_issues(
+    data: Mapping[str, Any], variants: list[tuple[int, Mapping[str, Any]]]
+) -> Iterator[Issue]:
+    if data.get("objective") != Objective.MARGIN.value:
+        return
+    for index, variant in variants:
+        offer = variant.get("offer")
+        if isinstance(offer, Mapping) and offer.get("margin") is None:
+            yield ("variants", index, "offer", "margin"), "is required with objective: margin"
 
 
 def _offer_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Issue]:

@@ -26,11 +26,32 @@ class OfferKind(StrEnum):
 class AllocationKind(StrEnum):
     FIXED = "fixed"
     THOMPSON = "thompson"
+    EPSILON_GREEDY = "epsilon_greedy"
+    UCB1 = "ucb1"
+
+    @property
+    def is_bandit(self) -> bool:
+        """True for every kind whose weights a policy changes over time."""
+        return self is not AllocationKind.FIXED
 
 
 class Objective(StrEnum):
+    """What the bandit maximises and the headline result measures.
+
+    ``revenue`` is the original name of order revenue per visitor; bandits read it as
+    ``order_value``.
+    """
+
     CONVERSION = "conversion"
     REVENUE = "revenue"
+    OFFER_REVENUE = "offer_revenue"
+    ORDER_VALUE = "order_value"
+    MARGIN = "margin"
+
+    @property
+    def reward(self) -> str:
+        """The bandit reward this objective selects (a ``RewardObjective`` value)."""
+        return Objective.ORDER_VALUE.value if self is Objective.REVENUE else self.value
 
 
 @dataclass(frozen=True)
@@ -45,10 +66,24 @@ class Variant:
 
 @dataclass(frozen=True)
 class BanditSettings:
-    """How a bandit experiment re-weights its variants."""
+    """How a bandit experiment re-weights its variants (see ``domain.bandits.lifecycle``).
+
+    ``holdout_share`` is the control's fixed share (0: no holdout). ``max_weight_change`` caps how
+    far one update moves any weight (None: no cap). ``epsilon_decay`` None keeps ``epsilon``
+    fixed. A winner needs ``chance_to_be_best_threshold`` and an expected loss (a share of the
+    best arm's reward) at most ``expected_loss_threshold``; ``auto_rollout`` then serves it alone.
+    """
 
     update_interval_seconds: int = 3600
     min_share: float = 0.05
+    burn_in_units: int = 100
+    holdout_share: float = 0.0
+    max_weight_change: float | None = None
+    epsilon: float = 0.1
+    epsilon_decay: float | None = None
+    chance_to_be_best_threshold: float = 0.95
+    expected_loss_threshold: float = 0.01
+    auto_rollout: bool = False
 
 
 class Correction(StrEnum):

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from offerlab.definitions.plan import Plan, plan_changes
-from offerlab.domain.model import AllocationKind, Experiment, ExperimentStatus
+from offerlab.domain.model import Experiment, ExperimentStatus
 from offerlab.errors import Conflict, NotFound
 from offerlab.storage import audit
 from offerlab.storage import experiments as store
@@ -40,7 +40,7 @@ def _write(session: Session, experiment: Experiment, *, now: datetime, created: 
 
 def _restarts_allocation(experiment: Experiment, current: dict[str, float]) -> bool:
     desired = {variant.key: variant.weight for variant in experiment.variants}
-    if experiment.allocation == AllocationKind.THOMPSON:
+    if experiment.allocation.is_bandit:
         # A bandit's own epochs differ from the YAML weights on purpose; only a new variant
         # set (allowed by the plan only while the experiment is not running) restarts it.
         return set(current) != set(desired)

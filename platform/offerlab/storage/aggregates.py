@@ -171,6 +171,22 @@ def grouped_totals(
     return {(row.variant_key, _group_value(group, row.grp)): _to_totals(row) for row in rows}
 
 
+def ordering_units(
+    session: Session, experiment_id: int, *, attribution_window_hours: int
+) -> dict[str, int]:
+    """Units with at least one attributed order, per variant key (absent: none)."""
+    parameters = {"experiment_id": experiment_id, "window_ms": attribution_window_hours * 3_600_000}
+    rows = session.execute(
+        text(
+            "SELECT x.variant_key, COUNT(DISTINCT x.visitor_id) AS units "
+            + _ATTRIBUTED_ORDERS
+            + " GROUP BY x.variant_key"
+        ),
+        parameters,
+    )
+    return {row.variant_key: int(row.units) for row in rows}
+
+
 def percentile_order_value(
     session: Session, experiment_id: int, *, attribution_window_hours: int, percentile: float
 ) -> float | None:

@@ -52,11 +52,29 @@ def to_domain(row: ExperimentRow) -> Experiment:
         attribution_window_hours=row.attribution_window_hours,
         alpha=row.alpha,
         salt=row.salt,
-        bandit=BanditSettings(
-            update_interval_seconds=row.bandit_update_interval_seconds,
-            min_share=row.bandit_min_share,
-        ),
+        bandit=bandit_from_row(row),
         analysis=analysis_from_json(row.analysis),
+    )
+
+
+# Bandit settings beyond the two original columns live in the experiments.bandit_options JSON.
+_BANDIT_COLUMNS = frozenset({"update_interval_seconds", "min_share"})
+
+
+def bandit_options_to_json(settings: BanditSettings) -> dict[str, Any]:
+    """The bandit settings kept in the experiments.bandit_options JSON column."""
+    data = dataclasses.asdict(settings)
+    return {name: value for name, value in data.items() if name not in _BANDIT_COLUMNS}
+
+
+def bandit_from_row(row: ExperimentRow) -> BanditSettings:
+    """The bandit settings from their two columns and the JSON (defaults for absent options)."""
+    known = {f.name for f in dataclasses.fields(BanditSettings)} - _BANDIT_COLUMNS
+    options = {k: v for k, v in (row.bandit_options or {}).items() if k in known}
+    return BanditSettings(
+        update_interval_seconds=row.bandit_update_interval_seconds,
+        min_share=row.bandit_min_share,
+        **options,
     )
 
 
@@ -142,6 +160,7 @@ def _copy_fields(row: ExperimentRow, experiment: Experiment, now: datetime) -> N
     row.control_key = experiment.control
     row.bandit_update_interval_seconds = experiment.bandit.update_interval_seconds
     row.bandit_min_share = experiment.bandit.min_share
+    row.bandit_options = bandit_options_to_json(experiment.bandit)
     row.analysis = analysis_to_json(experiment.analysis)
     row.updated_at = now
 
@@ -205,6 +224,16 @@ def add_allocation(
     session.add(row)
     session.flush()
     return row
+
+
+def has_allocation_reason(session: Session, experiment_id: int, reason: str) -> bool:
+    """True when some allocation epoch of the experiment was started for ``reason``."""
+    found = session.scalar(
+        select(AllocationRow.id)
+        .where(AllocationRow.experiment_id == experiment_id, AllocationRow.reason == reason)
+        .limit(1)
+    )
+    return found is not None
 
 
 def allocation_history(session: Session, experiment_id: int) -> tuple[AllocationEpoch, ...]:
