@@ -20,3 +20,23 @@ def applied(app, sessions, clock):  # type: ignore[no-untyped-def]
         apply_definitions(session, loaded.experiments, now=clock())
     app.extensions["offerlab"].snapshots.invalidate()
     return {experiment.key: experiment for experiment in loaded.experiments}
+
+
+@pytest.fixture
+def apply_yaml(app, sessions, clock, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Apply one experiment YAML text, as `offerlab apply` would."""
+    from offerlab.definitions import load_definitions
+    from offerlab.services.experiments import apply_definitions
+    from offerlab.storage.db import session_scope
+
+    def apply(text: str) -> None:
+        folder = tmp_path / f"defs-{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        (folder / "experiment.yaml").write_text(text)
+        loaded = load_definitions(folder)
+        assert loaded.ok, loaded.problems
+        with session_scope(sessions) as session:
+            apply_definitions(session, loaded.experiments, now=clock())
+        app.extensions["offerlab"].snapshots.invalidate()
+
+    return apply

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import textwrap
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,25 +45,6 @@ def experiment_yaml(key: str, analysis: str = "", *, allocation: str = "fixed") 
         + bandit
         + textwrap.indent(textwrap.dedent(analysis), "")
     )
-
-
-@pytest.fixture
-def apply_yaml(app, sessions, clock, tmp_path: Path):  # type: ignore[no-untyped-def]
-    from offerlab.definitions import load_definitions
-    from offerlab.services.experiments import apply_definitions
-    from offerlab.storage.db import session_scope
-
-    def apply(text: str) -> None:
-        folder = tmp_path / f"defs-{len(list(tmp_path.iterdir()))}"
-        folder.mkdir()
-        (folder / "experiment.yaml").write_text(text)
-        loaded = load_definitions(folder)
-        assert loaded.ok, loaded.problems
-        with session_scope(sessions) as session:
-            apply_definitions(session, loaded.experiments, now=clock())
-        app.extensions["offerlab"].snapshots.invalidate()
-
-    return apply
 
 
 def impression(key, visitor, variant, when, **fields):  # type: ignore[no-untyped-def]

@@ -54,25 +54,6 @@ def bandit_yaml(
     return head + textwrap.indent(textwrap.dedent(bandit), "  ")
 
 
-@pytest.fixture
-def apply_yaml(app, sessions, clock, tmp_path: Path):  # type: ignore[no-untyped-def]
-    from offerlab.definitions import load_definitions
-    from offerlab.services.experiments import apply_definitions
-    from offerlab.storage.db import session_scope
-
-    def apply(text: str) -> None:
-        folder = tmp_path / f"defs-{len(list(tmp_path.iterdir()))}"
-        folder.mkdir()
-        (folder / "experiment.yaml").write_text(text)
-        loaded = load_definitions(folder)
-        assert loaded.ok, loaded.problems
-        with session_scope(sessions) as session:
-            apply_definitions(session, loaded.experiments, now=clock())
-        app.extensions["offerlab"].snapshots.invalidate()
-
-    return apply
-
-
 def arm_events(key: str, variant: str, units: int, accepted: int, value: float) -> list[dict]:
     """`units` visitors shown `variant`, the first `accepted` of them taking it at `value`."""
     events = []

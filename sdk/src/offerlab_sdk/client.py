@@ -178,20 +178,9 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
     ) -> bool:
         """Queue an order placed by the visitor (revenue for AOV and revenue per visitor)."""
-
-        def build() -> dict[str, Any]:
-            _check_text("visitor_id", visitor_id)
-            _check_text("order_id", order_id)
-            return order_event(
-                visitor_id,
-                _attributes(attributes),
-                order_id=order_id,
-                value=_money(value),
-                currency=_currency(currency),
-                **_stamp(),
-            )
-
-        return self._guard(lambda: self._enqueue(build()), default=False)
+        return self._track_order_money(
+            order_event, visitor_id, order_id, value, currency, attributes
+        )
 
     def track_refund(
         self,
@@ -202,11 +191,23 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
     ) -> bool:
         """Queue a refund of ``value`` on an order (net revenue and the refund-rate guardrail)."""
+        return self._track_order_money(
+            refund_event, visitor_id, order_id, value, currency, attributes
+        )
 
+    def _track_order_money(
+        self,
+        make_event: Callable[..., dict[str, Any]],
+        visitor_id: str,
+        order_id: str,
+        value: float,
+        currency: str,
+        attributes: Mapping[str, Any] | None,
+    ) -> bool:
         def build() -> dict[str, Any]:
             _check_text("visitor_id", visitor_id)
             _check_text("order_id", order_id)
-            return refund_event(
+            return make_event(
                 visitor_id,
                 _attributes(attributes),
                 order_id=order_id,
