@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from offerlab.domain.stats.sufficient import VariantTotals
 
-Grouping = Literal["segment", "day", "epoch"]
+Grouping = Literal["segment", "day", "epoch", "propensity"]
 DAY_MS = 86_400_000
 # Typed NULLs: PostgreSQL types a bare NULL column as text, which COALESCE(…, 0.0) rejects.
 NO_TEXT = "CAST(NULL AS TEXT)"
@@ -36,6 +36,7 @@ WITH units AS (
     SELECT x.variant_key,
            x.first_ts_ms,
            x.allocation_version,
+           x.probability,
            {segment} AS segment,
            {covariate} AS covariate,
            SUM(CASE WHEN e.kind = 'impression' AND e.experiment_id = :experiment_id
@@ -65,11 +66,12 @@ WITH units AS (
                             AND o.visitor_id = x.visitor_id
                             AND o.ts_ms >= x.first_ts_ms
                             AND o.ts_ms < x.first_ts_ms + :window_ms)))
-    WHERE x.experiment_id = :experiment_id
+    WHERE x.experiment_id = :experiment_id{learning_only}
     GROUP BY x.experiment_id, x.visitor_id
 )
 SELECT variant_key,
        {group} AS grp,
+       {group2} AS grp2,
        COUNT(*) AS units,
        SUM(impressions) AS impressions,
        SUM(CASE WHEN acceptances > 0 THEN 1 ELSE 0 END) AS converted_units,
@@ -104,11 +106,13 @@ JOIN events e
 WHERE x.experiment_id = :experiment_id
 """
 
-_GROUP_EXPRESSIONS: dict[Grouping | None, str] = {
-    None: "NULL",
-    "segment": "segment",
-    "day": f"first_ts_ms / {DAY_MS}",
-    "epoch": "allocation_version",
+_GROUP_EXPRESSIONS: dict[Grouping | None, tuple[str, ...]] = {
+    None: (),
+    "segment": ("segment",),
+    "day": (f"first_ts_ms / {DAY_MS}",),
+    "epoch": ("allocation_version",),
+    # Inverse-propensity weighting needs cells in which the propensity is constant.
+    "propensity": ("allocation_version", "probability"),
 }
 
 
@@ -120,6 +124,8 @@ class AggregateOptions:
     order_value_cap: float | None = None
     covariate: str | None = None
     segment: str | None = None
+    # Leave out the bandit's uniform measurement slice (what the bandit learns from).
+    learning_only: bool = False
 
     @property
     def window_ms(self) -> int:
@@ -133,9 +139,12 @@ def variant_totals(
     attribution_window_hours: int,
     order_value_cap: float | None = None,
     covariate: str | None = None,
+    learning_only: bool = False,
 ) -> dict[str, VariantTotals]:
     """Per-variant sufficient statistics of one experiment, keyed by variant key."""
-    options = AggregateOptions(attribution_window_hours, order_value_cap, covariate)
+    options = AggregateOptions(
+        attribution_window_hours, order_value_cap, covariate, learning_only=learning_only
+    )
     grouped = grouped_totals(session, experiment_id, options, group=None)
     return {variant: totals for (variant, _), totals in grouped.items()}
 
@@ -157,8 +166,10 @@ def grouped_totals(
         covariate=_number_attribute(dialect, "covariate_name") if options.covariate else NO_NUMBER,
         value=_capped("e.value", options.order_value_cap),
         over_cap="e.value > :cap" if options.order_value_cap is not None else "1 = 0",
-        group=_GROUP_EXPRESSIONS[group],
-        group_by=f", {_GROUP_EXPRESSIONS[group]}" if group else "",
+        group=_GROUP_EXPRESSIONS[group][0] if group else "NULL",
+        group2=_GROUP_EXPRESSIONS[group][1] if group == "propensity" else "NULL",
+        group_by="".join(f", {expression}" for expression in _GROUP_EXPRESSIONS[group]),
+        learning_only=" AND x.measurement = FALSE" if options.learning_only else "",
     )
     parameters: dict[str, Any] = {"experiment_id": experiment_id, "window_ms": options.window_ms}
     if options.order_value_cap is not None:
@@ -168,7 +179,7 @@ def grouped_totals(
     if options.covariate:
         parameters["covariate_name"] = _attribute_parameter(dialect, options.covariate)
     rows = session.execute(text(sql), parameters)
-    return {(row.variant_key, _group_value(group, row.grp)): _to_totals(row) for row in rows}
+    return {(row.variant_key, _group_value(group, row)): _to_totals(row) for row in rows}
 
 
 def ordering_units(
@@ -238,7 +249,11 @@ def _attribute_parameter(dialect: str, name: str) -> str:
     return '$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _group_value(group: Grouping | None, value: Any) -> Any:
+def _group_value(group: Grouping | None, row: Any) -> Any:
+    value = row.grp
+    if group == "propensity":
+        probability = None if row.grp2 is None else float(row.grp2)
+        return (None if value is None else int(value), probability)
     if value is None or group is None:
         return None
     if group in ("day", "epoch"):

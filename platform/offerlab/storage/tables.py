@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -98,6 +99,8 @@ class AllocationRow(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     weights: Mapped[dict[str, float]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(String(32))
+    # Contextual bandits: {segment value: {variant key: weight}}; `weights` serves other visitors.
+    segment_weights: Mapped[dict[str, dict[str, float]] | None] = mapped_column(JSON)
 
 
 class EventRow(Base):
@@ -137,6 +140,10 @@ class EventRow(Base):
     probability: Mapped[float | None] = mapped_column(Float)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at_ms: Mapped[int] = mapped_column(BigInteger)
+    # Impressions: the variant keys eligible for the request (None: all), and whether the visitor
+    # fell in the bandit's uniform measurement slice.
+    eligible: Mapped[list[str] | None] = mapped_column(JSON)
+    measurement: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ExposureRow(Base):
@@ -154,6 +161,9 @@ class ExposureRow(Base):
     probability: Mapped[float | None] = mapped_column(Float)
     # The attributes of the first impression: segments and the CUPED covariate are read from here.
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Of the first impression as well: eligible variants (None: all) and the measurement slice.
+    eligible: Mapped[list[str] | None] = mapped_column(JSON)
+    measurement: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
 
 
 class AuditRow(Base):
