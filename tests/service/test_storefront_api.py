@@ -285,3 +285,29 @@ def test_unknown_route_and_wrong_method_are_problems(client):
     response = client.get("/api/v1/events")
     assert response.status_code == 405
     assert response.mimetype == "application/problem+json"
+
+
+def test_an_impression_records_its_eligible_variants_and_measurement_slice(
+    client, sessions, applied, api_keys
+):
+    from offerlab.storage.tables import ExposureRow
+
+    batch = [
+        event("s1", visitor_id="narrowed", eligible=["price-29", "price-39"], measurement=True),
+        event("s2", visitor_id="plain"),
+        event("s3", visitor_id="bad-1", eligible=["price-29", "price-99"]),
+        event("s4", visitor_id="bad-2", eligible=["price-39"]),
+        event("s5", visitor_id="bad-3", eligible=[]),
+    ]
+    body = post_events(client, api_keys["sdk"], batch).get_json()
+    assert body["accepted"] == 2
+    reasons = {r["index"]: r["reason"] for r in body["rejected"]}
+    assert "'price-99' is not a variant" in reasons[2]
+    assert "shown variant 'price-29' is not in the list" in reasons[3]
+    assert "eligible: List should have at least 1 item" in reasons[4]
+    with sessions() as session:
+        rows = {r.visitor_id: r for r in session.query(ExposureRow)}
+    assert rows["narrowed"].eligible == ["price-29", "price-39"]
+    assert rows["narrowed"].measurement is True
+    assert rows["plain"].eligible is None
+    assert rows["plain"].measurement is False

@@ -47,7 +47,14 @@ class _ExperimentEvent(_EventBase):
 
 
 class ImpressionEvent(_ExperimentEvent):
+    """The offer was shown. `eligible`: the variants the storefront allowed for this request
+    (absent: all); `measurement`: the visitor fell in the bandit's uniform measurement slice."""
+
     type: Literal["impression"]
+    eligible: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=50
+    )
+    measurement: bool | None = None
 
 
 class AcceptanceEvent(_ExperimentEvent):
@@ -147,8 +154,15 @@ def _validate(
     experiment = experiments.get(event.experiment)
     if experiment is None:
         return None, f"experiment: unknown experiment {event.experiment!r}"
-    if event.variant not in {variant.key for variant in experiment.variants}:
+    variants = {variant.key for variant in experiment.variants}
+    if event.variant not in variants:
         return None, f"variant: {event.variant!r} is not a variant of {event.experiment!r}"
+    if isinstance(event, ImpressionEvent) and event.eligible is not None:
+        unknown = sorted(set(event.eligible) - variants)
+        if unknown:
+            return None, f"eligible: {unknown[0]!r} is not a variant of {event.experiment!r}"
+        if event.variant not in event.eligible:
+            return None, f"eligible: the shown variant {event.variant!r} is not in the list"
     return event, ""
 
 
@@ -176,6 +190,9 @@ def _to_row(
         row["variant_key"] = event.variant
         row["allocation_version"] = event.allocation_version
         row["probability"] = event.probability
+    if isinstance(event, ImpressionEvent):
+        row["eligible"] = sorted(set(event.eligible)) if event.eligible is not None else None
+        row["measurement"] = event.measurement
     if isinstance(event, AcceptanceEvent | OrderEvent | RefundEvent):
         row["value"] = event.value
         row["currency"] = event.currency
@@ -210,6 +227,8 @@ def event_row(
         "probability": None,
         "attributes": dict(attributes) if attributes else None,
         "received_at_ms": to_ms(received_at),
+        "eligible": None,
+        "measurement": None,
     }
     row.update(fields)
     return row
@@ -224,6 +243,8 @@ def _exposure(row: Mapping[str, Any]) -> dict[str, Any]:
         "allocation_version": row["allocation_version"],
         "probability": row["probability"],
         "attributes": row["attributes"],
+        "eligible": row["eligible"],
+        "measurement": bool(row["measurement"]),
     }
 
 

@@ -49,6 +49,8 @@ def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -
             "allocation_version": statement.excluded.allocation_version,
             "probability": statement.excluded.probability,
             "attributes": statement.excluded.attributes,
+            "eligible": statement.excluded.eligible,
+            "measurement": statement.excluded.measurement,
         },
         where=statement.excluded.first_ts_ms < ExposureRow.first_ts_ms,
     )
