@@ -46,6 +46,17 @@ class Settings(BaseSettings):
         description="Where counters live: memory:// counts per process; use redis://... to share "
         "them between gunicorn workers.",
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a key (only for a scraper on a private network); by "
+        "default it needs a viewer or admin key as a bearer token, since it names experiments.",
+    )
+    key_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a worker trusts its cached lookup of an API key; a key revoked "
+        "through another worker or the CLI is refused everywhere within this time (0: no cache).",
+    )
     secret_key: str = Field(
         default="",
         description="Signs dashboard session cookies; set the same value on every worker. When "

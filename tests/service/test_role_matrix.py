@@ -64,7 +64,7 @@ MATRIX: dict[tuple[str, str], Call] = {
     ("openapi.openapi_json", "GET"): public("/api/v1/openapi.json"),
     ("health.healthz", "GET"): public("/healthz"),
     ("health.readyz", "GET"): public("/readyz"),
-    ("_metrics", "GET"): public("/metrics"),
+    ("_metrics", "GET"): api("/metrics", allowed=VIEWER),
     ("static", "GET"): public("/static/no-such-file.css", 404),
     ("dashboards.static", "GET"): public("/dashboards/static/dashboards.css"),
     ("dashboards.login", "GET"): public(SIGN_IN),

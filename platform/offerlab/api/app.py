@@ -14,8 +14,9 @@ from flask import Flask
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from offerlab.api import openapi
+from offerlab.api.auth import require
 from offerlab.api.context import Services, utc_now
-from offerlab.api.observability import Metrics, init_observability
+from offerlab.api.observability import Metrics, init_observability, metrics_view
 from offerlab.api.problems import register_error_handlers
 from offerlab.api.ratelimit import init_rate_limits
 from offerlab.api.routes import health, results, storefront
@@ -49,6 +50,11 @@ def create_app(
     app.extensions["offerlab"] = ctx
     register_error_handlers(app)
     init_observability(app, ctx.metrics)
+    # The metrics name experiments and variants, so they need a reader's key unless opened.
+    view = metrics_view(ctx.metrics)
+    app.add_url_rule(
+        "/metrics", "_metrics", view if settings.metrics_public else require("read")(view)
+    )
     for blueprint in (health.bp, storefront.bp, results.bp, openapi.bp):
         app.register_blueprint(blueprint)
     init_rate_limits(app, settings)

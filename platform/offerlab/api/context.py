@@ -18,7 +18,6 @@ from offerlab.settings import Settings
 from offerlab.storage.db import make_engine, make_sessionmaker, session_scope
 from offerlab.storage.keys import find_active_key
 
-KEY_CACHE_SECONDS = 30.0
 KEY_CACHE_ENTRIES = 10_000
 
 
@@ -57,14 +56,22 @@ class Services:
             cached = self._key_roles.get(digest)
         if cached and cached[1] > time.monotonic():
             return cached[0]
+        identity = self._look_up_key(secret)
+        if self.settings.key_cache_seconds > 0:
+            self._remember_key(digest, identity)
+        return identity
+
+    def _look_up_key(self, secret: str) -> tuple[str, int] | None:
         with session_scope(self.sessions) as session:
             row = find_active_key(session, secret)
-            identity = None if row is None else (row.role, row.id)
+            return None if row is None else (row.role, row.id)
+
+    def _remember_key(self, digest: str, identity: tuple[str, int] | None) -> None:
+        expires = time.monotonic() + self.settings.key_cache_seconds
         with self._key_lock:
             if len(self._key_roles) >= KEY_CACHE_ENTRIES:
                 self._key_roles.clear()  # bounded: unknown keys sent in bulk cannot grow it
-            self._key_roles[digest] = (identity, time.monotonic() + KEY_CACHE_SECONDS)
-        return identity
+            self._key_roles[digest] = (identity, expires)
 
     def forget_keys(self) -> None:
         with self._key_lock:

@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -64,7 +65,7 @@ class Metrics:
 
 
 def init_observability(app: Flask, metrics: Metrics) -> None:
-    """Request ids, one JSON log line per request, and the /metrics endpoint."""
+    """Request ids and one JSON log line per request."""
 
     @app.before_request
     def _start() -> None:
@@ -93,9 +94,14 @@ def init_observability(app: Flask, metrics: Metrics) -> None:
         )
         return response
 
-    @app.get("/metrics")
+
+def metrics_view(metrics: Metrics) -> Callable[[], Response]:
+    """The Prometheus exposition of `metrics` (the app decides who may read it)."""
+
     def _metrics() -> Response:
         return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+    return _metrics
 
 
 def _incoming_request_id() -> str | None:

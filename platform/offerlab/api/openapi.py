@@ -111,7 +111,7 @@ OPERATIONS = (
     Operation("/api/v1/openapi.json", "get", "This document", None),
     Operation("/healthz", "get", "Liveness", None),
     Operation("/readyz", "get", "Readiness: database reachable, migrations current", None),
-    Operation("/metrics", "get", "Prometheus metrics", None, media_type="text/plain"),
+    Operation("/metrics", "get", "Prometheus metrics", "viewer", media_type="text/plain"),
 )
 
 
