@@ -19,13 +19,18 @@ _PLACEMENT_LABELS = {
     "email": "E-mail",
 }
 _OFFER_KIND_LABELS = {"upsell": "Upsell", "cross_sell": "Cross-sell"}
-_ALLOCATION_LABELS = {"fixed": "Fixed split", "thompson": "Bandit (Thompson sampling)"}
+_ALLOCATION_LABELS = {
+    "fixed": "Fixed split",
+    "thompson": "Bandit (Thompson sampling)",
+    "epsilon_greedy": "Bandit (epsilon-greedy)",
+    "ucb1": "Bandit (UCB1)",
+}
 _OBJECTIVE_LABELS = {
     "conversion": "Offer conversion",
     "revenue": "Revenue per visitor",
-    "order_value": "Order value",
-    "offer_revenue": "Offer revenue",
-    "margin": "Margin",
+    "order_value": "Order value per visitor",
+    "offer_revenue": "Offer revenue per visitor",
+    "margin": "Offer margin per visitor",
 }
 
 

@@ -56,6 +56,17 @@ def _require_reader() -> Response | None:
     return redirect(url_for("dashboards.login", next=request.full_path.rstrip("?")))
 
 
+def signed_in_admin() -> str | None:
+    """The admin role when an admin signed in through the form (forms need the session)."""
+    role = _signed_in_role()
+    return role if role == "admin" else None
+
+
+def check_csrf() -> None:
+    """Abort with 400 unless the posted form carries the session's CSRF token."""
+    _check_csrf()
+
+
 def csrf_token() -> str:
     """The session's CSRF token for forms, created on first use."""
     if SESSION_CSRF not in session:

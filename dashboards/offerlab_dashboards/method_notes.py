@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from offerlab.domain.reports import (
     AnalysisSettingsUsed,
+    BanditResults,
     CappingSummary,
     ExperimentReport,
     PowerProgress,
@@ -41,7 +42,33 @@ def method_notes(report: ExperimentReport) -> tuple[str, ...]:
         notes.extend(_capping_notes(report.capping))
     if report.variance_reduction is not None:
         notes.append(_cuped_note(report.variance_reduction))
+    if report.bandit is not None:
+        notes.extend(_bandit_notes(report.bandit))
     return tuple(notes)
+
+
+def _bandit_notes(bandit: BanditResults) -> list[str]:
+    headline = (
+        "inverse-propensity-weighted (Hájek)" if bandit.headline == "ipw" else "epoch-weighted"
+    )
+    notes = [
+        f"Bandit: the verdict and the headline uplift use the {headline} estimate of each "
+        "variant's reward per visitor, with a normal confidence interval at "
+        f"{fmt.format_level(bandit.interval_level)}, not corrected for multiple comparisons. "
+        "The traffic split changed over time, so pooling every epoch (the variant table and "
+        "“Compared with control”) is biased when results drift between epochs.",
+        "Inverse-propensity weighting weighs every visitor by 1 / the probability with which "
+        "the visitor got its variant (recorded on the exposure); the epoch-weighted estimate "
+        "compares variants within each allocation epoch and combines the epochs with the same "
+        "weights (their share of visitors) for every variant.",
+    ]
+    if bandit.measurement is not None:
+        notes.append(
+            "The measurement slice is a uniform split the bandit never learns from; the gain "
+            "compares reward per visitor among the bandit-allocated visitors with that slice "
+            "(Welch's t-test)."
+        )
+    return notes
 
 
 def _settings_notes(settings: AnalysisSettingsUsed) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from offerlab.domain.reports import ExperimentReport, PlacementReport
 
@@ -23,4 +23,13 @@ class ReportSource(Protocol):
         `segments` are the attributes to break the results down by; None means the ones the
         experiment is configured with.
         """
+        ...
+
+
+@runtime_checkable
+class RecommendationActions(Protocol):
+    """A source that can also apply a bandit's winner recommendation (admins only)."""
+
+    def apply_recommendation(self, key: str, *, actor: str) -> dict[str, float]:
+        """Roll `key` out to its recommended winner; raises NotFound or Conflict."""
         ...

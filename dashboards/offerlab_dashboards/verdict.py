@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from offerlab.domain.reports import Comparison, ExperimentReport, VariantResult
+from offerlab.domain.reports import BanditResults, Comparison, ExperimentReport, VariantResult
 from offerlab_dashboards import formatting as fmt
+from offerlab_dashboards.bandit_panels import (
+    ESTIMATOR_LABELS,
+    format_estimate,
+    reward_formatters,
+    reward_label,
+)
 from offerlab_dashboards.significance import (
     ACCEPTANCE_VALUE_PER_UNIT,
     AVERAGE_ORDER_VALUE,
@@ -22,6 +28,7 @@ from offerlab_dashboards.significance import (
     format_comparison_uplift,
     nominal_level,
     primary_metric,
+    variant_names,
 )
 
 _PHRASES: Mapping[str, tuple[str, str]] = {
@@ -61,6 +68,8 @@ def describe_verdict(report: ExperimentReport) -> VerdictView:
             "Only the control is set up: there is nothing to compare yet.",
             Significance.NOT_ENOUGH_DATA,
         )
+    if report.bandit is not None:
+        return _bandit_verdict(report, report.bandit)
     metric = primary_metric(report)
     nominal = nominal_level(report)
     verdict = _verdict_on(metric, challengers, nominal)
@@ -143,3 +152,34 @@ def _sentence(candidate: Candidate, metric: str, badge: Significance, nominal: f
     p_value = format_comparison_p(comparison, detail)
     details = ", ".join(part for part in (uplift, p_value) if part != fmt.NO_VALUE)
     return f"Variant {_quoted(result)} {phrase} than control: {details}."
+
+
+def _bandit_verdict(report: ExperimentReport, bandit: BanditResults) -> VerdictView:
+    """A bandit's verdict rests on its headline estimator: pooled data is biased when the
+    allocation changed while the outcome drifted."""
+    label = reward_label(bandit.reward)
+    estimate, uplift = bandit.headline_uplift, bandit.uplift
+    if estimate is None or uplift is None:
+        return VerdictView(
+            f"Not enough data yet to compare {label} with control.", Significance.NOT_ENOUGH_DATA
+        )
+    name = variant_names(report).get(uplift.variant, uplift.variant)
+    _, difference = reward_formatters(bandit.reward)
+    method = ESTIMATOR_LABELS.get(bandit.headline, bandit.headline)
+    p_value = fmt.format_p_value(uplift.p_value)
+    evidence = f"{format_estimate(estimate, difference)} ({method}, {p_value})"
+    if uplift.significant and estimate.estimate != 0.0:
+        better = estimate.estimate > 0.0
+        direction = "more" if better else "less"
+        badge = Significance.BETTER if better else Significance.WORSE
+        text = f"Variant “{name}” earns significantly {direction} {label} than control: {evidence}."
+        if bandit.reward == "conversion":
+            verb = "better" if better else "worse"
+            text = f"Variant “{name}” converts significantly {verb} than control: {evidence}."
+        return VerdictView(text, badge)
+    level = fmt.format_level(bandit.interval_level)
+    return VerdictView(
+        f"No variant differs significantly from control in {label} yet at {level} confidence. "
+        f"Best so far: “{name}” at {evidence}.",
+        Significance.NOT_SIGNIFICANT,
+    )

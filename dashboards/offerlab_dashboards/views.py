@@ -6,14 +6,22 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
+from offerlab.errors import Conflict, NotFound
+from offerlab_dashboards.bandit_panels import (
+    bandit_results_view,
+    measurement_view,
+    recommendation_view,
+    segment_weights_views,
+)
 from offerlab_dashboards.charts import allocation_chart, conversion_chart
 from offerlab_dashboards.csv_export import variant_table_csv
 from offerlab_dashboards.daily_charts import daily_units_chart, over_time_chart
-from offerlab_dashboards.login import install_sign_in
+from offerlab_dashboards.login import check_csrf, install_sign_in, signed_in_admin
 from offerlab_dashboards.segments import MAX_ATTRIBUTE_LENGTH, parse_segment_request
-from offerlab_dashboards.source import ReportSource
+from offerlab_dashboards.source import RecommendationActions, ReportSource
 from offerlab_dashboards.viewmodels import experiment_view, placement_views
 
 EXTENSION_KEY = "offerlab_dashboards"
@@ -77,9 +85,17 @@ def experiment(key: str) -> str | tuple[str, int]:
     report = _config().reports.experiment_report(key, segments=segments.attributes)
     if report is None:
         return _not_found(key)
+    recommendation = recommendation_view(report)
     return render_template(
         "dashboards/experiment.html",
         experiment=experiment_view(report),
+        bandit=bandit_results_view(report),
+        measurement=measurement_view(report),
+        recommendation=recommendation,
+        can_apply_recommendation=bool(
+            recommendation and recommendation.pending and _actions() and signed_in_admin()
+        ),
+        segment_weights=segment_weights_views(report),
         conversion_chart=conversion_chart(report),
         allocation_chart=allocation_chart(report),
         over_time_chart=over_time_chart(report),
@@ -88,6 +104,30 @@ def experiment(key: str) -> str | tuple[str, int]:
         rejected_segments=segments.rejected,
         max_segment_length=MAX_ATTRIBUTE_LENGTH,
     )
+
+
+@bp.post("/experiments/<key>/rollout")
+def apply_rollout(key: str) -> BaseResponse | tuple[str, int]:
+    """Admins apply a bandit's winner recommendation (CSRF-checked, audit-logged as manual)."""
+    check_csrf()
+    role, actions = signed_in_admin(), _actions()
+    if role is None or actions is None:
+        return render_template("dashboards/refused.html", key=key, message=_ADMINS_ONLY), 403
+    try:
+        actions.apply_recommendation(key, actor=f"dashboard {role}")
+    except NotFound:
+        return _not_found(key)
+    except Conflict as refused:
+        return render_template("dashboards/refused.html", key=key, message=str(refused)), 409
+    return redirect(url_for("dashboards.experiment", key=key, _anchor="recommendation"), 303)
+
+
+def _actions() -> RecommendationActions | None:
+    reports = _config().reports
+    return reports if isinstance(reports, RecommendationActions) else None
+
+
+_ADMINS_ONLY = "Only a signed-in admin can roll out a recommendation."
 
 
 @bp.get("/experiments/<key>.csv")

@@ -158,3 +158,27 @@ def test_unhealthy_banner_is_visible(page: object, base_url: str) -> None:
     banner = page.locator("#sample-ratio-alert")  # type: ignore[attr-defined]
     assert banner.is_visible()
     assert banner.inner_text().startswith("Unhealthy: sample ratio mismatch (p < 0.001)")
+
+
+def test_bandit_page_renders_its_panels_without_errors(page: object, base_url: str) -> None:
+    """Recommendation, corrected estimates, slice gain and segment weights render as text."""
+    problems: list[str] = []
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)  # type: ignore[attr-defined]
+    page.on("pageerror", lambda error: problems.append(str(error)))  # type: ignore[attr-defined]
+    page.on("requestfailed", lambda request: problems.append(request.url))  # type: ignore[attr-defined]
+
+    page.goto(f"{base_url}/dashboards/experiments/cart-upgrade-bandit")  # type: ignore[attr-defined]
+    page.wait_for_load_state("load")  # type: ignore[attr-defined]
+    panel = page.locator("#recommendation")  # type: ignore[attr-defined]
+    allocation = _canvas_state(page, "allocation-chart")
+
+    assert panel.is_visible()
+    assert panel.inner_text().startswith("Recommended: roll out Premium upgrade")
+    assert page.locator("#bandit-results").is_visible()  # type: ignore[attr-defined]
+    assert page.locator("#measurement-gain").is_visible()  # type: ignore[attr-defined]
+    assert "<img src=x onerror=alert(2)>" in page.inner_text("#segment-weights")  # type: ignore[attr-defined]
+    assert allocation["hasChart"] and allocation["painted"] > 1_000
+    assert dialogs == []
+    assert problems == []

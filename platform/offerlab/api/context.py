@@ -19,6 +19,9 @@ from offerlab.storage.db import make_engine, make_sessionmaker, session_scope
 from offerlab.storage.keys import find_active_key
 
 KEY_CACHE_ENTRIES = 10_000
+# After a failed database call, readiness fails this long unless a write succeeds sooner, so a
+# load balancer steers traffic away from a full disk but sends it back to retry soon.
+DATABASE_FAILURE_HOLD_SECONDS = 10.0
 
 
 def utc_now() -> datetime:
@@ -39,6 +42,20 @@ class Services:
         self.snapshots = SnapshotCache(self._build_snapshot, ttl_seconds=1.0)
         self._key_roles: dict[str, tuple[tuple[str, int] | None, float]] = {}
         self._key_lock = threading.Lock()
+        self._database_failed_at: float | None = None
+
+    def note_database_failure(self) -> None:
+        self._database_failed_at = time.monotonic()
+
+    def note_database_write(self) -> None:
+        self._database_failed_at = None
+
+    def database_failed_recently(self) -> bool:
+        """Whether a database call failed (e.g. disk full) and no write has succeeded since."""
+        failed_at = self._database_failed_at
+        return (
+            failed_at is not None and time.monotonic() - failed_at < DATABASE_FAILURE_HOLD_SECONDS
+        )
 
     def _build_snapshot(self) -> Snapshot:
         with session_scope(self.sessions) as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -42,7 +42,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
     def _database_unavailable(error: Exception) -> Response:
-        log.warning("database unavailable: %s", error)
+        # The driver's message only: the statement's parameters would put visitor ids in the log.
+        log.warning(
+            "database unavailable: %s", getattr(error, "orig", None) or type(error).__name__
+        )
+        if "offerlab" in current_app.extensions:
+            current_app.extensions["offerlab"].note_database_failure()
         response = problem(503, "Service unavailable", "The database is unavailable; retry later.")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response

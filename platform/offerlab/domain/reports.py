@@ -82,6 +82,8 @@ class AllocationEpoch:
     version: int
     started_at: datetime
     weights: Mapping[str, float]
+    # Contextual bandits: {segment value: {variant: weight}}; `weights` serve every other visitor.
+    segment_weights: Mapping[str, Mapping[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,87 @@ class AnalysisSettingsUsed:
 
 
 @dataclass(frozen=True)
+class EstimateInterval:
+    """A mean or a difference of means with its standard error and confidence interval."""
+
+    estimate: float
+    standard_error: float
+    ci: Interval
+
+
+@dataclass(frozen=True)
+class BanditArm:
+    """One variant's reward per unit by the estimators that survive changing allocation.
+
+    `pooled` is every epoch pooled: biased when the allocation and the outcome both change.
+    """
+
+    variant: str
+    units: int
+    epoch_weighted: EstimateInterval | None
+    ipw: EstimateInterval | None
+    pooled: float | None
+
+
+@dataclass(frozen=True)
+class BanditUplift:
+    """A variant's reward per unit minus the control's; `p_value` and `significant` follow
+    the headline estimator (normal approximation, two-sided, at the report's alpha)."""
+
+    variant: str
+    control: str
+    epoch_weighted: EstimateInterval | None
+    ipw: EstimateInterval | None
+    pooled: float | None
+    p_value: float | None
+    significant: bool
+
+
+@dataclass(frozen=True)
+class MeasurementGain:
+    """The bandit's gain measured against its uniform measurement slice (never learnt from).
+
+    `gain` compares reward per unit in the learning slice (variant side) with the measurement
+    slice (control side) by Welch's t; `best_vs_control` compares the bandit's best variant with
+    the control inside the measurement slice, where the split is uniform and fixed.
+    """
+
+    learning_units: int
+    measurement_units: int
+    gain: Comparison
+    best_variant: str | None = None
+    best_vs_control: Comparison | None = None
+
+
+@dataclass(frozen=True)
+class BanditResults:
+    """Results of a bandit experiment on its objective's reward per unit.
+
+    `headline` names the estimator of the headline uplift ("ipw" or "epoch_weighted").
+    Exposures without a recorded propensity use their epoch's served weight
+    (`units_with_served_weight`); those with neither are left out (`units_left_out`).
+    """
+
+    reward: str
+    headline: str
+    interval_level: float
+    arms: tuple[BanditArm, ...]
+    best_variant: str | None
+    uplift: BanditUplift | None
+    epochs_used: tuple[int, ...] = ()
+    units_with_served_weight: int = 0
+    units_left_out: int = 0
+    measurement: MeasurementGain | None = None
+
+    @property
+    def headline_uplift(self) -> EstimateInterval | None:
+        """The uplift's estimate by the headline estimator (None: not computable)."""
+        if self.uplift is None:
+            return None
+        return self.uplift.ipw if self.headline == "ipw" else self.uplift.epoch_weighted
+
+
+@dataclass(frozen=True)
 class ExperimentReport:
     experiment: Experiment
     variants: tuple[VariantResult, ...]
@@ -212,6 +295,7 @@ class ExperimentReport:
     daily: tuple[DailyResult, ...] = ()
     segments: tuple[SegmentResult, ...] = ()
     audit_log: tuple[AuditEntry, ...] = ()
+    bandit: BanditResults | None = None
 
     @property
     def guardrail_violated(self) -> bool:

@@ -69,6 +69,7 @@ def report_to_dict(report: ExperimentReport) -> dict[str, Any]:
             for segment in report.segments
         ],
         "allocation_history": plain(report.allocation_history),
+        "bandit": plain(report.bandit),
         "audit_log": plain(report.audit_log),
         "generated_at": report.generated_at.isoformat(),
     }

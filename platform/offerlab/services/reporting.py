@@ -3,27 +3,35 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from offerlab.domain.model import AllocationKind, Experiment
+from offerlab.domain.model import Experiment
 from offerlab.domain.reports import (
+    AllocationEpoch,
+    BanditResults,
     ExperimentReport,
     ExperimentSummary,
     PlacementReport,
     VariantResult,
     primary_metric,
 )
+from offerlab.domain.stats.sufficient import VariantTotals
 from offerlab.errors import NotFound
 from offerlab.services import analysis_run as run
+from offerlab.services.bandit_results import BanditTotals, bandit_results
 from offerlab.services.guardrails import guardrail_statuses, variance_reduction
+from offerlab.services.recommendations import apply_recommendation
 from offerlab.storage import audit
 from offerlab.storage import experiments as store
 from offerlab.storage.aggregates import AggregateOptions, grouped_totals, percentile_order_value
 from offerlab.storage.db import session_scope
-from offerlab.storage.tables import ExperimentRow
+from offerlab.storage.tables import AllocationRow, ExperimentRow
 
 
 def experiment_report(
@@ -54,13 +62,18 @@ def build_report(
     detail: bool = True,
 ) -> ExperimentReport:
     experiment = store.to_domain(row)
-    history = store.allocation_history(session, row.id)
+    history = _allocation_history(session, row.id)
     options = aggregate_options(session, row.id, experiment)
-    totals = run.ordered_totals(experiment, _by_variant(session, row.id, options))
+    by_variant = _by_variant(session, row.id, options)
+    totals = run.ordered_totals(experiment, by_variant)
     epochs = None
-    if experiment.allocation is not AllocationKind.FIXED:
+    bandit = None
+    if experiment.allocation.is_bandit:
         by_epoch = grouped_totals(session, row.id, options, group="epoch")
         epochs = run.epoch_units(by_epoch, history)
+        bandit = _bandit_results(
+            session, row.id, experiment, options, by_variant, by_epoch, history
+        )
     analysis = run.run_engine(experiment, totals, epochs=epochs)
     variants = run.variant_results(experiment, totals, analysis)
     by_day = grouped_totals(session, row.id, options, group="day") if detail else {}
@@ -79,6 +92,44 @@ def build_report(
         daily=run.daily_results(experiment, by_day) if detail else (),
         segments=_segments(session, row.id, experiment, options, segments) if detail else (),
         audit_log=audit.entries(session, row.id) if detail else (),
+        bandit=bandit,
+    )
+
+
+def _bandit_results(
+    session: Session,
+    experiment_id: int,
+    experiment: Experiment,
+    options: AggregateOptions,
+    by_variant: Mapping[str, VariantTotals],
+    by_epoch: Mapping[tuple[str, Any], VariantTotals],
+    history: Sequence[AllocationEpoch],
+) -> BanditResults:
+    learning = replace(options, learning_only=True)
+    totals = BanditTotals(
+        by_variant=by_variant,
+        by_epoch=by_epoch,
+        by_propensity=grouped_totals(session, experiment_id, options, group="propensity"),
+        learning_by_variant=_by_variant(session, experiment_id, learning),
+        history=history,
+    )
+    return bandit_results(experiment, totals)
+
+
+def _allocation_history(session: Session, experiment_id: int) -> tuple[AllocationEpoch, ...]:
+    """The allocation epochs, with the per-segment weights of contextual epochs."""
+    history = store.allocation_history(session, experiment_id)
+    rows = session.execute(
+        select(AllocationRow.version, AllocationRow.segment_weights).where(
+            AllocationRow.experiment_id == experiment_id
+        )
+    )
+    by_version = {version: weights for version, weights in rows if weights}
+    return tuple(
+        replace(epoch, segment_weights=by_version[epoch.version])
+        if epoch.version in by_version and not epoch.segment_weights
+        else epoch
+        for epoch in history
     )
 
 
@@ -144,6 +195,9 @@ def summarise(report: ExperimentReport) -> ExperimentSummary:
     converted = sum(v.totals.converted_units for v in variants)
     metric = primary_metric(report.experiment.objective)
     leader = _leading_variant(variants, metric)
+    significant = bool(leader and _beats_control(leader, metric))
+    if report.bandit is not None:
+        leader, significant = _bandit_leader(variants, report.bandit)
     return ExperimentSummary(
         key=report.experiment.key,
         name=report.experiment.name,
@@ -156,7 +210,7 @@ def summarise(report: ExperimentReport) -> ExperimentSummary:
         offer_revenue=sum(v.totals.acceptance_value_sum for v in variants),
         leading_variant=leader.variant if leader else None,
         leading_variant_name=leader.name if leader else None,
-        significant=bool(leader and _beats_control(leader, metric)),
+        significant=significant,
         primary_metric=metric,
         unhealthy=report.unhealthy,
         guardrail_violated=report.guardrail_violated,
@@ -176,6 +230,23 @@ def _leading_variant(variants: Sequence[VariantResult], metric: str) -> VariantR
     value = METRIC_VALUES[metric]
     measured = [v for v in variants if value(v) is not None]
     return max(measured, key=lambda v: value(v) or 0.0, default=None)
+
+
+def _bandit_leader(
+    variants: Sequence[VariantResult], bandit: BanditResults
+) -> tuple[VariantResult | None, bool]:
+    """A bandit's leader and verdict come from its headline estimator, never the pooled data."""
+    leader = next((v for v in variants if v.variant == bandit.best_variant), None)
+    uplift, estimate = bandit.uplift, bandit.headline_uplift
+    beats = bool(
+        leader
+        and uplift
+        and estimate
+        and uplift.variant == leader.variant
+        and uplift.significant
+        and estimate.estimate > 0.0
+    )
+    return leader, beats
 
 
 def _beats_control(result: VariantResult, metric: str) -> bool:
@@ -202,3 +273,8 @@ class DatabaseReports:
                 return experiment_report(session, key, now=self._clock(), segments=segments)
             except NotFound:
                 return None
+
+    def apply_recommendation(self, key: str, *, actor: str) -> dict[str, float]:
+        """Roll `key` out to its recommended winner (raises NotFound or Conflict)."""
+        with session_scope(self._sessions) as session:
+            return apply_recommendation(session, key, now=self._clock(), actor=actor)

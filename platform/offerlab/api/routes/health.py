@@ -28,6 +28,12 @@ def readyz() -> Response:
         response = problem(503, "Not ready", f"database unreachable: {type(error).__name__}")
         response.headers["Retry-After"] = "5"
         return response
+    if services().database_failed_recently():
+        response = problem(
+            503, "Not ready", "a recent database write failed (disk full?); retrying shortly"
+        )
+        response.headers["Retry-After"] = "5"
+        return response
     if not current:
         return problem(
             503, "Not ready", "database migrations are not current: run `offerlab db upgrade`"
