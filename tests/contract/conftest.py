@@ -7,6 +7,10 @@ Any test in this folder that takes one of these arguments is parametrized over t
 - ``placement_case``: ``{"placement", "visitor_id", "range_bp", "hash", "in_range"}``
 - ``evaluation_case``: ``{"call": "evaluate"|"offer_for", "snapshot": name|None, "experiment"
   or "placement", "visitor_id", "expected": {...Assignment fields, reason as a string}}``
+- ``serving_case``: ``{"snapshot", "experiment", "visitor_id", "attributes": {...}|None,
+  "ineligible": [...], "expected": {...Assignment fields plus "measurement", "eligible" and
+  "probability_fraction" ("num/den", the exact propensity)}}``
+- ``measurement_case``: ``{"visitor_id", "input", "hash", "measurement_bp", "in_slice"}``
 
 The fixture ``evaluation_snapshots`` maps snapshot names to their JSON documents, and
 ``load_vectors`` is the loader itself (``load_vectors("bucketing-v1.json")``).
@@ -30,6 +34,8 @@ _CASE_SOURCES = {
     "variant_case": ("bucketing-v1.json", "variant_cases"),
     "placement_case": ("bucketing-v1.json", "placement_cases"),
     "evaluation_case": ("evaluation-v1.json", "cases"),
+    "serving_case": ("serving-v1.json", "cases"),
+    "measurement_case": ("serving-v1.json", "measurement_cases"),
 }
 
 
@@ -45,6 +51,8 @@ def _case_id(argname: str, index: int, case: dict[str, Any]) -> str:
     if argname == "evaluation_case":
         target = case.get("experiment") or case.get("placement")
         return f"{index}-{case['call']}-{target}-{case['expected']['reason']}"
+    if argname == "serving_case":
+        return f"{index}-{case['experiment']}-{case['expected']['reason']}"
     return f"{index}"
 
 
@@ -66,3 +74,9 @@ def load_vectors() -> Callable[[str], dict[str, Any]]:
 def evaluation_snapshots() -> dict[str, dict[str, Any]]:
     """Snapshot documents referenced by ``evaluation_case["snapshot"]``."""
     return _read_vectors("evaluation-v1.json")["snapshots"]
+
+
+@pytest.fixture(scope="session")
+def serving_snapshots() -> dict[str, dict[str, Any]]:
+    """Snapshot documents referenced by ``serving_case["snapshot"]``."""
+    return _read_vectors("serving-v1.json")["snapshots"]

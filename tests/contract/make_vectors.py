@@ -3,7 +3,8 @@
 Run ``python tests/contract/make_vectors.py`` from the repository root. The expected results are
 computed here independently of ``offerlab_sdk``: mmh3 is called directly and positions are exact
 ``fractions.Fraction`` values compared with the spec's ranges, not the SDK's integer code.
-Changing any expected value means changing the spec: bump ``spec_version``.
+Changing any expected value means changing the spec: bump ``spec_version``. The serving-context
+vectors (``serving-v1.json``) come from ``serving_vectors.py`` next to this file.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import mmh3
+from serving_vectors import serving_vectors
 
 SPEC_VERSION = 1
 SEED = 20261125
@@ -398,6 +400,7 @@ def write(name: str, document: dict[str, Any]) -> None:
 def main() -> None:
     write("bucketing-v1.json", bucketing_vectors())
     write("evaluation-v1.json", evaluation_vectors())
+    write("serving-v1.json", serving_vectors(visitor_ids(random.Random(SEED + 2))[:60]))
 
 
 if __name__ == "__main__":

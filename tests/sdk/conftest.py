@@ -44,9 +44,11 @@ def experiment_document(
     traffic_bp: int = 10000,
     range_bp: tuple[int, int] = (0, 10000),
     allocation_version: int = 1,
+    **serving_context: Any,
 ) -> dict[str, Any]:
+    """One experiment; ``serving_context`` adds measurement_bp, segment_attribute and so on."""
     keys = ["no-offer", "case", "charger", "cable", "stand"][: len(weights)]
-    return {
+    return serving_context | {
         "key": key,
         "salt": key,
         "status": status,

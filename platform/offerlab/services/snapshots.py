@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from offerlab.domain.model import BASIS_POINTS, ExperimentStatus
+from offerlab.domain.model import BASIS_POINTS, AllocationKind, ExperimentStatus
 from offerlab.storage import experiments as store
 from offerlab.storage.tables import AllocationRow, ExperimentRow
 from offerlab_sdk.bucketing import weights_to_bp
@@ -72,7 +72,7 @@ def _experiment_config(
     row: ExperimentRow, allocation: AllocationRow | None, ranges: dict[str, tuple[int, int]]
 ) -> dict[str, Any]:
     weights = allocation.weights if allocation else {v.key: v.weight for v in row.variants}
-    weights_bp = weights_to_bp([weights.get(v.key, 0.0) for v in row.variants])
+    weights_bp = _weights_bp(row, weights)
     return {
         "key": row.key,
         "salt": row.salt,
@@ -87,7 +87,36 @@ def _experiment_config(
             {"key": v.key, "name": v.name, "weight_bp": bp, "payload": v.payload or {}}
             for v, bp in zip(row.variants, weights_bp, strict=True)
         ],
+        **_serving_context(row, allocation),
     }
+
+
+def _serving_context(row: ExperimentRow, allocation: AllocationRow | None) -> dict[str, Any]:
+    """The optional snapshot fields of a bandit: measurement slice and per-segment weights.
+
+    Absent for fixed splits and for bandits that use neither, so their snapshots (and ETags)
+    stay as they were.
+    """
+    if not AllocationKind(row.allocation).is_bandit:
+        return {}
+    options = row.bandit_options or {}
+    fields: dict[str, Any] = {}
+    measurement_bp = round(float(options.get("measurement_share", 0.0)) * BASIS_POINTS)
+    if measurement_bp:
+        fields["measurement_bp"] = measurement_bp
+    segment_attribute = options.get("segment_attribute")
+    if segment_attribute is not None:
+        fields["segment_attribute"] = segment_attribute
+        by_segment = (allocation.segment_weights if allocation else None) or {}
+        fields["segment_weights_bp"] = {
+            str(value): list(_weights_bp(row, weights)) for value, weights in by_segment.items()
+        }
+    return fields
+
+
+def _weights_bp(row: ExperimentRow, weights: dict[str, float]) -> tuple[int, ...]:
+    """Weights by variant key -> bp in variant order (a variant not listed gets 0)."""
+    return weights_to_bp([weights.get(v.key, 0.0) for v in row.variants])
 
 
 class SnapshotCache:

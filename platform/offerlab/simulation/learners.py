@@ -23,9 +23,10 @@ from offerlab.domain.bandits import (
 from offerlab.simulation.world import Visitors
 from offerlab_sdk.bucketing import (
     BASIS_POINTS,
-    hash_in_range,
+    in_measurement_slice,
     index_for_hash,
     variant_bounds,
+    weighted_bounds,
     weights_to_bp,
 )
 
@@ -82,9 +83,10 @@ class OracleLearner:
 class PolicyLearner:
     """An offerlab allocation policy, assigned through ``offerlab_sdk.bucketing`` from its weights.
 
-    Visitors whose measurement hash falls in the first ``measurement_share`` of the placement
-    space get a uniform split and are never used for learning. With a ``segment_attribute`` the
-    weights are per segment (``contextual``); otherwise one set of weights for everyone.
+    Visitors in the SDK's measurement slice (``in_measurement_slice`` of their measurement hash)
+    get the SDK's exactly uniform split and are never used for learning. With a
+    ``segment_attribute`` the weights are per segment (``contextual``); otherwise one set of
+    weights for everyone.
     """
 
     def __init__(
@@ -108,10 +110,9 @@ class PolicyLearner:
         self._previous: dict[str, tuple[float, ...]] = {}
         self._frozen = False
         self._seen = 0
-        uniform = variant_bounds(weights_to_bp([1.0 / k] * k), BASIS_POINTS)
-        self._uniform_bounds = uniform
-        self._bounds = [uniform] * s
-        self._measure_bp = (0, round(settings.measurement_share * BASIS_POINTS))
+        self._uniform_bounds = weighted_bounds((1,) * k, BASIS_POINTS)
+        self._bounds = [variant_bounds(weights_to_bp([1.0 / k] * k), BASIS_POINTS)] * s
+        self._measurement_bp = round(settings.measurement_share * BASIS_POINTS)
         self.decisions: list[AllocationDecision] = []
         self._update()
 
@@ -146,10 +147,13 @@ class PolicyLearner:
         self._update()
 
     def _measured(self, visitors: Visitors, rows: slice) -> np.ndarray:
-        if self._measure_bp[1] == 0:
+        if self._measurement_bp == 0:
             return np.zeros(rows.stop - rows.start, dtype=bool)
         return np.array(
-            [hash_in_range(h, self._measure_bp) for h in visitors.measurement_hashes[rows]]
+            [
+                in_measurement_slice(h, self._measurement_bp)
+                for h in visitors.measurement_hashes[rows]
+            ]
         )
 
     def _update(self) -> None:

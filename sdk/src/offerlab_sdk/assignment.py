@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 try:
@@ -28,13 +28,20 @@ class Reason(StrEnum):
     FALLBACK = "fallback"
     NO_EXPERIMENT = "no_experiment"
     STICKY = "sticky"
+    NOT_ELIGIBLE = "not_eligible"
 
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
     """The offer variant a visitor gets; only ``in_experiment`` assignments are counted.
 
-    ``probability`` is the chosen variant's weight (its propensity) when in the experiment.
+    ``probability`` is the exact probability with which the variant was chosen for this request
+    (its propensity) when in the experiment: the weight of the visitor's segment, renormalised
+    over the eligible variants, or the uniform share in the measurement slice. ``measurement``
+    is True for counted visitors in the uniform measurement slice (never used for learning).
+    ``eligible`` lists the eligible variant keys in variant order when the request narrowed
+    them, None when every variant was eligible. ``attributes`` echoes the request attributes
+    (``track_*`` send them when given none); it takes no part in equality.
     """
 
     experiment: str | None
@@ -44,6 +51,9 @@ class Assignment:
     reason: Reason
     allocation_version: int | None
     probability: float | None
+    measurement: bool = False
+    eligible: tuple[str, ...] | None = None
+    attributes: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 FALLBACK = Assignment(

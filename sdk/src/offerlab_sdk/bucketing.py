@@ -17,6 +17,7 @@ import mmh3
 
 BASIS_POINTS = 10_000
 HASH_SPACE = 2**32
+MEASUREMENT_PLACEMENT = "measurement"
 
 # Spec test for variant i: S_i * 10**4 * 2**32 <= h * 10**8 < (S_i * 10**4 + T * W_i) * 2**32.
 # For an integer h, "c <= h * 10**8" is exactly "h >= ceil(c / 10**8)", so each range becomes a
@@ -46,6 +47,24 @@ def placement_input(placement: str, visitor_id: str) -> str:
     return f"placement/{placement}.{visitor_id}"
 
 
+def measurement_input(visitor_id: str) -> str:
+    """Return the exact string hashed to place a visitor in or out of the measurement slice.
+
+    It is the placement input of the reserved pseudo-placement ``measurement``: independent of
+    every experiment's variant hash and of the real placements' slices.
+    """
+    return placement_input(MEASUREMENT_PLACEMENT, visitor_id)
+
+
+def in_measurement_slice(hash_value: int, measurement_bp: int) -> bool:
+    """Return True when a measurement hash falls in the first ``measurement_bp`` of the space.
+
+    >>> in_measurement_slice(hash_uint32(measurement_input("visitor-1")), 10000)
+    True
+    """
+    return hash_value * BASIS_POINTS < measurement_bp * HASH_SPACE
+
+
 def position(hash_value: int) -> float:
     """Return the position in [0, 1) of a hash; informational only, never used for decisions."""
     return hash_value / HASH_SPACE
@@ -65,6 +84,29 @@ def variant_bounds(weights_bp: Sequence[int], traffic_bp: int) -> Bounds:
             _ceil_div((start_bp * BASIS_POINTS + traffic_bp * weight_bp) * HASH_SPACE, _SCALE)
         )
         start_bp += weight_bp
+    return Bounds(tuple(lows), tuple(highs))
+
+
+def weighted_bounds(weights: Sequence[int], traffic_bp: int) -> Bounds:
+    """Return the hash thresholds of integer ``weights`` with any positive total ``E``.
+
+    Variant i owns positions [S_i / E, S_i / E + T * W_i / (10**4 * E)): the same hash picks
+    among the eligible variants after renormalisation (their weights, the others' set to 0).
+    With ``E`` = 10000 this is exactly ``variant_bounds``.
+
+    >>> weighted_bounds((1, 0, 1), 10000) == variant_bounds((5000, 0, 5000), 10000)
+    True
+    """
+    total = sum(weights)
+    if total <= 0 or any(weight < 0 for weight in weights):
+        raise ValueError(f"weights must be >= 0 with a positive total, got {tuple(weights)!r}")
+    scale = BASIS_POINTS * total
+    lows, highs = [], []
+    start = 0
+    for weight in weights:
+        lows.append(_ceil_div(start * BASIS_POINTS * HASH_SPACE, scale))
+        highs.append(_ceil_div((start * BASIS_POINTS + traffic_bp * weight) * HASH_SPACE, scale))
+        start += weight
     return Bounds(tuple(lows), tuple(highs))
 
 

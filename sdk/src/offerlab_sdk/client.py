@@ -13,9 +13,9 @@ import numbers
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import httpx
 
@@ -30,7 +30,14 @@ from offerlab_sdk.events import (
     refund_event,
 )
 from offerlab_sdk.snapshot import Snapshot, SnapshotError, load_snapshot
-from offerlab_sdk.sticky import InMemoryStickyStore, StickyEvaluator, StickyStore, sticky_evaluator
+from offerlab_sdk.sticky import (
+    ContextStickyEvaluator,
+    InMemoryStickyStore,
+    StickyEvaluator,
+    StickyStore,
+    context_sticky_evaluator,
+    sticky_evaluator,
+)
 from offerlab_sdk.transport import HttpTransport, TransportError
 
 logger = logging.getLogger("offerlab_sdk")
@@ -81,7 +88,7 @@ class Client:
         self._snapshot: Snapshot | None = None
         # Built per snapshot, off the request path; empty until the first good snapshot.
         self._evaluators: Mapping[str, StickyEvaluator] = {}
-        self._installed: tuple[Snapshot, Mapping[str, StickyEvaluator]] | None = None
+        self._installed: _Installed | None = None
         self._etag: str | None = None
         self._refresh_lock = threading.Lock()
         self._closed = threading.Event()
@@ -109,25 +116,41 @@ class Client:
         return self._guard(self._refresh, default=self._snapshot is not None)
 
     def assign(
-        self, experiment_key: str, visitor_id: str, attributes: Mapping[str, Any] | None = None
+        self,
+        experiment_key: str,
+        visitor_id: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        ineligible: Collection[str] = (),
     ) -> Assignment:
-        """Return the visitor's assignment in an experiment (no network IO, never raises)."""
+        """Return the visitor's assignment in an experiment (no network IO, never raises).
+
+        ``attributes`` select the visitor's segment weights and travel with the assignment into
+        its events; ``ineligible`` names the variants that must not be served for this request.
+        """
         try:
             # One lookup and one call: assign is the hot path of every storefront request.
             evaluate = self._evaluators.get(experiment_key)
             if evaluate is not None and type(visitor_id) is str and visitor_id:
-                return evaluate(visitor_id)
+                if attributes is None and not ineligible:
+                    return evaluate(visitor_id)
+                return self._assign_in_context(experiment_key, visitor_id, attributes, ineligible)
             return self._unassigned(experiment_key, visitor_id)
         except Exception as error:
             key = experiment_key if isinstance(experiment_key, str) else None
             return self._swallow(error, fallback_for(key))
 
     def offer_for(
-        self, placement: str, visitor_id: str, attributes: Mapping[str, Any] | None = None
+        self,
+        placement: str,
+        visitor_id: str,
+        attributes: Mapping[str, Any] | None = None,
+        *,
+        ineligible: Collection[str] = (),
     ) -> Assignment:
         """Return the visitor's assignment at a placement (no network IO, never raises)."""
         try:
-            return self._offer_for(placement, visitor_id)
+            return self._offer_for(placement, visitor_id, attributes, ineligible)
         except Exception as error:
             return self._swallow(error, FALLBACK)
 
@@ -140,7 +163,9 @@ class Client:
             if not _counted(assignment):
                 return None
             _check_text("visitor_id", visitor_id)
-            return impression_event(assignment, visitor_id, _attributes(attributes), **_stamp())
+            return impression_event(
+                assignment, visitor_id, _event_attributes(assignment, attributes), **_stamp()
+            )
 
         return self._guard(lambda: self._enqueue(build()), default=False)
 
@@ -161,7 +186,7 @@ class Client:
             return acceptance_event(
                 assignment,
                 visitor_id,
-                _attributes(attributes),
+                _event_attributes(assignment, attributes),
                 value=_money(value),
                 currency=_currency(currency),
                 **_stamp(),
@@ -245,17 +270,37 @@ class Client:
         _check_text("visitor_id", visitor_id)
         return fallback_for(experiment_key)
 
-    def _offer_for(self, placement: str, visitor_id: str) -> Assignment:
+    def _assign_in_context(
+        self,
+        experiment_key: str,
+        visitor_id: str,
+        attributes: Mapping[str, Any] | None,
+        ineligible: Collection[str],
+    ) -> Assignment:
+        installed = self._installed
+        evaluate = None if installed is None else installed.in_context.get(experiment_key)
+        if evaluate is None:  # a refresh removed the experiment meanwhile
+            return fallback_for(experiment_key)
+        return evaluate(visitor_id, attributes, ineligible)
+
+    def _offer_for(
+        self,
+        placement: str,
+        visitor_id: str,
+        attributes: Mapping[str, Any] | None,
+        ineligible: Collection[str],
+    ) -> Assignment:
         _check_text("placement", placement)
         _check_text("visitor_id", visitor_id)
         installed = self._installed
         if installed is None:
             return FALLBACK
-        snapshot, evaluators = installed
-        experiment = experiment_at_placement(snapshot, placement, visitor_id)
+        experiment = experiment_at_placement(installed.snapshot, placement, visitor_id)
         if experiment is None:
             return NO_EXPERIMENT
-        return evaluators[experiment.key](visitor_id)
+        if attributes is None and not ineligible:
+            return installed.evaluators[experiment.key](visitor_id)
+        return installed.in_context[experiment.key](visitor_id, attributes, ineligible)
 
     def _refresh(self) -> bool:
         with self._refresh_lock:
@@ -275,11 +320,17 @@ class Client:
             return True
 
     def _install(self, snapshot: Snapshot, etag: str | None) -> None:
+        compiled_by_key = snapshot.compiled_by_key
         evaluators = {
             key: sticky_evaluator(self._sticky, compiled)
-            for key, compiled in snapshot.compiled_by_key.items()
+            for key, compiled in compiled_by_key.items()
         }
-        self._installed = (snapshot, evaluators)  # offer_for reads both from one snapshot
+        in_context = {
+            key: context_sticky_evaluator(self._sticky, compiled)
+            for key, compiled in compiled_by_key.items()
+        }
+        # offer_for reads the snapshot and its evaluators from one consistent object.
+        self._installed = _Installed(snapshot, evaluators, in_context)
         self._snapshot = snapshot
         self._evaluators = evaluators
         self._etag = etag
@@ -315,6 +366,12 @@ class Client:
         return default
 
 
+class _Installed(NamedTuple):
+    snapshot: Snapshot
+    evaluators: Mapping[str, StickyEvaluator]
+    in_context: Mapping[str, ContextStickyEvaluator]
+
+
 def _counted(assignment: Assignment) -> bool:
     if not isinstance(assignment, Assignment):
         raise TypeError(f"assignment must be an Assignment, got {type(assignment).__name__}")
@@ -336,6 +393,13 @@ def _attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
     copied = dict(attributes)
     json.dumps(copied, allow_nan=False)
     return copied
+
+
+def _event_attributes(
+    assignment: Assignment, attributes: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """The attributes given to ``track_*``, else those the assignment was evaluated with."""
+    return _attributes(assignment.attributes if attributes is None else attributes)
 
 
 def _money(value: float) -> float:

@@ -49,8 +49,12 @@ def impression_event(
     event_id: str,
     timestamp: str,
 ) -> Event:
-    """Return the wire object of an impression (the offer was rendered to the visitor)."""
-    return {
+    """Return the wire object of an impression (the offer was rendered to the visitor).
+
+    ``eligible`` is added only when the request narrowed the variants, ``measurement`` only
+    when the visitor is in the measurement slice.
+    """
+    event: Event = {
         "event_id": event_id,
         "type": "impression",
         "experiment": assignment.experiment,
@@ -61,6 +65,11 @@ def impression_event(
         "probability": assignment.probability,
         "attributes": dict(attributes),
     }
+    if assignment.eligible is not None:
+        event["eligible"] = list(assignment.eligible)
+    if assignment.measurement:
+        event["measurement"] = True
+    return event
 
 
 def acceptance_event(

@@ -10,21 +10,22 @@ import json
 import re
 import types
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from offerlab_sdk.assignment import Assignment, Reason
 from offerlab_sdk.bucketing import BASIS_POINTS, Bounds, variant_bounds
 
 if TYPE_CHECKING:
     from offerlab_sdk.evaluate import CompiledExperiment
+    from offerlab_sdk.outcomes import ExperimentOutcomes
 
 SPEC_VERSION = 1
 RUNNING = "running"
 FULL_RANGE_BP = (0, BASIS_POINTS)
 SALT_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+NO_SEGMENT_WEIGHTS: Mapping[str, tuple[int, ...]] = types.MappingProxyType({})
 
 
 class SnapshotError(ValueError):
@@ -64,9 +65,20 @@ class ExperimentConfig:
     allocation_version: int
     control: str
     variants: tuple[VariantConfig, ...]
+    measurement_bp: int = 0
+    segment_attribute: str | None = None
+    segment_weights_bp: Mapping[str, tuple[int, ...]] = field(
+        default_factory=lambda: NO_SEGMENT_WEIGHTS
+    )
 
     def __post_init__(self) -> None:
         _validate_experiment(self)
+        _validate_serving_context(self)
+        # Frozen and shared between threads: keep an immutable copy, never the caller's dict.
+        frozen = types.MappingProxyType(
+            {value: tuple(weights) for value, weights in self.segment_weights_bp.items()}
+        )
+        object.__setattr__(self, "segment_weights_bp", frozen)
 
     @property
     def is_running(self) -> bool:
@@ -88,9 +100,16 @@ class ExperimentConfig:
         """The control variant, served to visitors who are not in the experiment."""
         return self.variant_by_key[self.control]
 
+    @property
+    def has_serving_context(self) -> bool:
+        """Return True when assignment can depend on the request (segments or measurement)."""
+        return self.measurement_bp > 0 or bool(self.segment_weights_bp)
+
     @cached_property
     def outcomes(self) -> ExperimentOutcomes:
-        """Every assignment this experiment can produce, built once and shared by all calls."""
+        """Every context-free assignment of this experiment, built once and shared by all calls."""
+        from offerlab_sdk.outcomes import ExperimentOutcomes  # outcomes imports this module
+
         return ExperimentOutcomes.build(self)
 
     @cached_property
@@ -99,36 +118,6 @@ class ExperimentConfig:
         from offerlab_sdk.evaluate import compile_experiment  # evaluate imports this module
 
         return compile_experiment(self)
-
-
-@dataclass(frozen=True)
-class ExperimentOutcomes:
-    """Precomputed assignments of one experiment; ``Assignment`` does not depend on the visitor."""
-
-    by_index: tuple[Assignment, ...]
-    sticky: Mapping[str, Assignment]
-    not_running: Assignment
-    other_experiment: Assignment
-    outside_traffic: Assignment
-
-    @classmethod
-    def build(cls, experiment: ExperimentConfig) -> ExperimentOutcomes:
-        """Build the outcomes of ``experiment``."""
-        by_index = tuple(
-            _variant_assignment(experiment, v, Reason.IN_EXPERIMENT) for v in experiment.variants
-        )
-        sticky = {
-            v.key: _variant_assignment(experiment, v, Reason.STICKY)
-            for v in experiment.variants
-            if v.weight_bp > 0
-        }
-        return cls(
-            by_index=by_index,
-            sticky=types.MappingProxyType(sticky),
-            not_running=_control_assignment(experiment, Reason.NOT_RUNNING),
-            other_experiment=_control_assignment(experiment, Reason.OTHER_EXPERIMENT),
-            outside_traffic=_control_assignment(experiment, Reason.OUTSIDE_TRAFFIC),
-        )
 
 
 @dataclass(frozen=True)
@@ -222,7 +211,26 @@ def _parse_experiment(item: Any, index: int) -> ExperimentConfig:
         allocation_version=_field(item, "allocation_version", int, where),
         control=_field(item, "control", str, where),
         variants=tuple(_parse_variant(v, f"{where}.variants[{i}]") for i, v in enumerate(variants)),
+        **_parse_serving_context(item, where),
     )
+
+
+def _parse_serving_context(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The optional fields of segment weights and the measurement slice (absent: defaults)."""
+    fields: dict[str, Any] = {}
+    if "measurement_bp" in item:
+        fields["measurement_bp"] = _field(item, "measurement_bp", int, where)
+    if item.get("segment_attribute") is not None:
+        fields["segment_attribute"] = _field(item, "segment_attribute", str, where)
+    if "segment_weights_bp" in item:
+        by_value = _field(item, "segment_weights_bp", dict, where)
+        for value, weights in by_value.items():
+            _require(
+                isinstance(weights, list) and all(_is_int(w) for w in weights),
+                f"{where}.segment_weights_bp[{value!r}] must be a list of integers",
+            )
+        fields["segment_weights_bp"] = {value: tuple(w) for value, w in by_value.items()}
+    return fields
 
 
 def _parse_variant(item: Any, where: str) -> VariantConfig:
@@ -250,7 +258,21 @@ def _dump_experiment(experiment: ExperimentConfig) -> dict[str, Any]:
             {"key": v.key, "name": v.name, "weight_bp": v.weight_bp, "payload": dict(v.payload)}
             for v in experiment.variants
         ],
+        **_dump_serving_context(experiment),
     }
+
+
+def _dump_serving_context(experiment: ExperimentConfig) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if experiment.measurement_bp:
+        fields["measurement_bp"] = experiment.measurement_bp
+    if experiment.segment_attribute is not None:
+        fields["segment_attribute"] = experiment.segment_attribute
+    if experiment.segment_weights_bp:
+        fields["segment_weights_bp"] = {
+            value: list(weights) for value, weights in experiment.segment_weights_bp.items()
+        }
+    return fields
 
 
 def _validate_experiment(experiment: ExperimentConfig) -> None:
@@ -277,6 +299,48 @@ def _validate_experiment(experiment: ExperimentConfig) -> None:
     )
     _check_range(key, experiment.placement_range_bp)
     _check_variants(key, experiment.variants, experiment.control)
+
+
+def _validate_serving_context(experiment: ExperimentConfig) -> None:
+    key, measurement_bp = experiment.key, experiment.measurement_bp
+    _require(
+        _is_int(measurement_bp) and 0 <= measurement_bp <= BASIS_POINTS,
+        f"experiment {key}: measurement_bp must be an integer in 0..10000, got {measurement_bp!r}",
+    )
+    attribute, by_value = experiment.segment_attribute, experiment.segment_weights_bp
+    _require(
+        attribute is None or _is_text(attribute),
+        f"experiment {key}: segment_attribute must be a non-empty string or null",
+    )
+    _require(
+        isinstance(by_value, Mapping), f"experiment {key}: segment_weights_bp must be an object"
+    )
+    _require(
+        attribute is not None or not by_value,
+        f"experiment {key}: segment_weights_bp needs a segment_attribute",
+    )
+    for value, weights in by_value.items():
+        _check_segment_weights(key, len(experiment.variants), value, weights)
+
+
+def _check_segment_weights(key: str, variant_count: int, value: Any, weights: Any) -> None:
+    where = f"experiment {key}: segment_weights_bp[{value!r}]"
+    _require(isinstance(value, str), f"{where}: segment values must be strings")
+    _require(
+        isinstance(weights, Sequence) and not isinstance(weights, str),
+        f"{where} must be a list of integers",
+    )
+    _require(
+        len(weights) == variant_count,
+        f"{where} needs one weight per variant ({variant_count}), got {len(weights)}",
+    )
+    _require(
+        all(_is_int(w) and 0 <= w <= BASIS_POINTS for w in weights),
+        f"{where}: weights must be integers in 0..10000",
+    )
+    _require(
+        sum(weights) == BASIS_POINTS, f"{where}: weights must sum to 10000, got {sum(weights)}"
+    )
 
 
 def _check_range(key: str, range_bp: tuple[int, int]) -> None:
@@ -319,33 +383,6 @@ def _check_no_overlap(experiments: Sequence[ExperimentConfig]) -> None:
                 f"placement {placement}: running experiments {before.key} and {after.key}"
                 " have overlapping placement_range_bp",
             )
-
-
-def _variant_assignment(
-    experiment: ExperimentConfig, variant: VariantConfig, reason: Reason
-) -> Assignment:
-    return Assignment(
-        experiment=experiment.key,
-        variant=variant.key,
-        payload=variant.payload,
-        in_experiment=True,
-        reason=reason,
-        allocation_version=experiment.allocation_version,
-        probability=variant.weight_bp / BASIS_POINTS,
-    )
-
-
-def _control_assignment(experiment: ExperimentConfig, reason: Reason) -> Assignment:
-    control = experiment.control_variant
-    return Assignment(
-        experiment=experiment.key,
-        variant=control.key,
-        payload=control.payload,
-        in_experiment=False,
-        reason=reason,
-        allocation_version=experiment.allocation_version,
-        probability=None,
-    )
 
 
 def _field(document: Mapping[str, Any], name: str, kind: type, where: str) -> Any:

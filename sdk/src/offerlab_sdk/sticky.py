@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from offerlab_sdk.assignment import Assignment
 
@@ -15,6 +15,9 @@ DEFAULT_MAX_ENTRIES = 100_000
 
 StickyEvaluator = Callable[[str], Assignment]
 """One experiment's evaluator behind a sticky store: visitor_id -> assignment."""
+
+ContextStickyEvaluator = Callable[[str, Mapping[str, Any] | None, Collection[str]], Assignment]
+"""The same for requests with context: visitor_id, attributes, ineligible -> assignment."""
 
 
 @runtime_checkable
@@ -106,9 +109,43 @@ def sticky_evaluator(store: StickyStore, experiment: CompiledExperiment) -> Stic
     A remembered variant that the experiment no longer serves is ignored, and only assignments
     in the experiment are remembered.
     """
+    if not experiment.context_free:
+        in_context = context_sticky_evaluator(store, experiment)
+        return lambda visitor_id: in_context(visitor_id, None, ())
     if type(store) is InMemoryStickyStore:  # a subclass may override get/set: no shortcut
         return store.evaluator(experiment)
     return _store_evaluator(store, experiment)
+
+
+def context_sticky_evaluator(
+    store: StickyStore, experiment: CompiledExperiment
+) -> ContextStickyEvaluator:
+    """Return ``experiment``'s request-context evaluator behind ``store``.
+
+    A remembered variant is served (reason ``sticky``, its probability for this request) while
+    it is eligible with a positive weight for the request. If it is only ineligible for this
+    request, an eligible variant is served for this request alone and the store keeps the
+    remembered one; if the experiment no longer serves it to the visitor at all, the fresh
+    assignment replaces it, as without context.
+    """
+    key, context = experiment.key, experiment.in_context
+
+    def evaluate_sticky(
+        visitor_id: str, attributes: Mapping[str, Any] | None, ineligible: Collection[str]
+    ) -> Assignment:
+        remembered = store.get(key, visitor_id)
+        if remembered is not None:
+            resumed = context.resume(remembered, visitor_id, attributes, ineligible)
+            if resumed is not None:
+                return resumed
+            if ineligible and context.resume(remembered, visitor_id, attributes) is not None:
+                return context.evaluate(visitor_id, attributes, ineligible)
+        assignment = context.evaluate(visitor_id, attributes, ineligible)
+        if assignment.in_experiment:
+            store.set(key, visitor_id, assignment.variant)  # type: ignore[arg-type]
+        return assignment
+
+    return evaluate_sticky
 
 
 def _store_evaluator(store: StickyStore, experiment: CompiledExperiment) -> StickyEvaluator:
