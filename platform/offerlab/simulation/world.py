@@ -14,9 +14,7 @@ import numpy as np
 
 from offerlab.domain.bandits import RewardObjective
 from offerlab.simulation.scenario import ScenarioDefinition
-from offerlab_sdk.bucketing import experiment_input, hash_uint32, placement_input
-
-MEASUREMENT_PLACEMENT = "measurement"
+from offerlab_sdk.bucketing import experiment_input, hash_uint32, measurement_input
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def make_visitors(scenario: ScenarioDefinition, seed: int) -> Visitors:
     return Visitors(
         salt=salt,
         hashes=[hash_uint32(experiment_input(salt, visitor)) for visitor in ids],
-        measurement_hashes=[hash_uint32(placement_input(MEASUREMENT_PLACEMENT, v)) for v in ids],
+        measurement_hashes=[hash_uint32(measurement_input(v)) for v in ids],
         segments=segments,
         uniforms=rng.random(scenario.horizon),
         normals=rng.standard_normal(scenario.horizon),
