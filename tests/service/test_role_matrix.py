@@ -74,6 +74,10 @@ MATRIX: dict[tuple[str, str], Call] = {
     ("dashboards.index", "GET"): page("/dashboards/"),
     ("dashboards.experiment", "GET"): page(f"/dashboards/experiments/{EXPERIMENT}"),
     ("dashboards.experiment_csv", "GET"): page(f"/dashboards/experiments/{EXPERIMENT}.csv"),
+    # Admin-only in effect, but the CSRF check comes first (tests/dashboards covers the roles).
+    ("dashboards.apply_rollout", "POST"): page(
+        f"/dashboards/experiments/{EXPERIMENT}/rollout", reader_status=400
+    ),
 }
 
 

@@ -34,10 +34,19 @@ class AssignResponse(BaseModel):
     payload: dict[str, Any] | None
     in_experiment: bool
     reason: str = Field(
-        description="in_experiment, sticky, outside_traffic, other_experiment, not_running"
+        description="in_experiment, sticky, outside_traffic, other_experiment, not_running, "
+        "not_eligible"
     )
     allocation_version: int | None
-    probability: float | None
+    probability: float | None = Field(
+        description="The probability with which this variant was chosen for this request."
+    )
+    measurement: bool = Field(
+        description="True when the visitor is in the bandit's uniform measurement slice."
+    )
+    eligible: list[str] | None = Field(
+        description="The eligible variant keys when the request narrowed them, else null."
+    )
 
 
 class Rejection(BaseModel):

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from offerlab.definitions.fields import KEY_PATTERN
 from offerlab.definitions.messages import describe_error
 from offerlab.definitions.problems import DefinitionProblem, Location, format_location
 from offerlab.definitions.schema import (
-    KEY_PATTERN,
     ExperimentDefinition,
     PlacementsDefinition,
     cross_field_issues,

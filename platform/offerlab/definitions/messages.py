@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic_core import ErrorDetails
 
-from offerlab.definitions.schema import CURRENCY_PATTERN, KEY_PATTERN, SALT_PATTERN
+from offerlab.definitions.fields import CURRENCY_PATTERN, KEY_PATTERN, SALT_PATTERN
 
 _PATTERN_WORDS = {
     KEY_PATTERN: "must be lowercase letters, digits, '-' or '_', starting with a letter or digit",

@@ -124,18 +124,17 @@ def _field_changes(current: Experiment, desired: Experiment) -> Iterator[FieldCh
 
 
 def _bandit_changes(current: Experiment, desired: Experiment) -> Iterator[FieldChange]:
-    for name in ("update_interval_seconds", "min_share"):
-        old, new = getattr(current.bandit, name), getattr(desired.bandit, name)
-        if not _same(old, new):
-            yield FieldChange(f"bandit.{name}", old, new)
+    for item in dataclasses.fields(current.bandit):
+        old, new = getattr(current.bandit, item.name), getattr(desired.bandit, item.name)
+        if not _same_setting(old, new):
+            yield FieldChange(f"bandit.{item.name}", old, new)
 
 
 def _analysis_changes(current: Experiment, desired: Experiment) -> Iterator[FieldChange]:
     for item in dataclasses.fields(current.analysis):
         old = getattr(current.analysis, item.name)
         new = getattr(desired.analysis, item.name)
-        both_numbers = isinstance(old, float) and isinstance(new, float)
-        if not (_same(old, new) if both_numbers else old == new):
+        if not _same_setting(old, new):
             yield FieldChange(f"analysis.{item.name}", old, new)
 
 
@@ -179,6 +178,14 @@ def _is_guarded(field: str) -> bool:
 def _same(old: Any, new: Any) -> bool:
     if isinstance(old, float) or isinstance(new, float):
         return math.isclose(old, new, rel_tol=0.0, abs_tol=FLOAT_TOLERANCE)
+    return bool(old == new)
+
+
+def _same_setting(old: Any, new: Any) -> bool:
+    """Numbers within the float tolerance, anything else (None, text, tuples) exactly."""
+    both_numbers = isinstance(old, int | float) and isinstance(new, int | float)
+    if both_numbers and not isinstance(old, bool) and not isinstance(new, bool):
+        return _same(old, new)
     return bool(old == new)
 
 

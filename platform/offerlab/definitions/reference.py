@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from offerlab.definitions.bandit import BanditDefinition
 from offerlab.definitions.schema import (
     AnalysisDefinition,
-    BanditDefinition,
     ExperimentDefinition,
     GuardrailDefinition,
     OfferDefinition,

@@ -9,25 +9,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    Strict,
     StrictBool,
     StrictInt,
-    StringConstraints,
 )
 
-from offerlab.definitions.problems import Location
+from offerlab.definitions.bandit import BanditDefinition, bandit_issues, bandit_to_domain
+from offerlab.definitions.fields import (
+    WEIGHT_TOLERANCE,
+    AttributeName,
+    Currency,
+    Issue,
+    Key,
+    Number,
+    Salt,
+    Text,
+    number_or_none,
+)
 from offerlab.domain.model import (
     GUARDRAIL_METRICS,
     KNOWN_PLACEMENTS,
     AllocationKind,
     AnalysisSettings,
-    BanditSettings,
     Correction,
     Experiment,
     ExperimentStatus,
@@ -39,23 +47,7 @@ from offerlab.domain.model import (
     default_worse_when,
 )
 
-KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-SALT_PATTERN = r"^[A-Za-z0-9_-]+$"
-CURRENCY_PATTERN = r"^[A-Z]{3}$"
-WEIGHT_TOLERANCE = 1e-6
 MIN_VARIANTS = 2
-
-Issue = tuple[Location, str]
-
-Key = Annotated[str, Strict(), StringConstraints(pattern=KEY_PATTERN, max_length=64)]
-Salt = Annotated[str, Strict(), StringConstraints(pattern=SALT_PATTERN, max_length=128)]
-Currency = Annotated[str, Strict(), StringConstraints(pattern=CURRENCY_PATTERN)]
-AttributeName = Annotated[
-    str, Strict(), StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$", max_length=64)
-]
-Text = Annotated[str, Strict()]
-# Strict floats still accept integers (`weight: 1`) but reject strings and booleans.
-Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
 class OfferDefinition(BaseModel):
@@ -94,57 +86,6 @@ class VariantDefinition(BaseModel):
     )
     offer: OfferDefinition | None = Field(
         None, description="The offer shown; omit it for a no-offer control."
-    )
-
-
-class BanditDefinition(BaseModel):
-    """How a bandit experiment (thompson, epsilon_greedy, ucb1) re-weights its variants."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    update_interval_seconds: StrictInt = Field(
-        3600, ge=10, description="Seconds between two re-weightings."
-    )
-    min_share: Number = Field(
-        0.05,
-        ge=0,
-        lt=1,
-        description="Every variant keeps at least this share; min_share x variants <= 1.",
-    )
-    burn_in_units: StrictInt = Field(
-        100, ge=0, description="The split stays even until every variant has this many visitors."
-    )
-    holdout_share: Number = Field(
-        0.0,
-        ge=0,
-        lt=1,
-        description="Fixed share of traffic the control always keeps (0: no holdout); "
-        "0 or at least min_share.",
-    )
-    max_weight_change: Number | None = Field(
-        None, gt=0, le=1, description="Largest move of any weight in one update (none: no cap)."
-    )
-    epsilon: Number = Field(
-        0.1, ge=0, le=1, description="epsilon_greedy: share of traffic explored evenly."
-    )
-    epsilon_decay: Number | None = Field(
-        None,
-        gt=0,
-        description="epsilon_greedy: c makes exploration min(1, c x variants / visitors); "
-        "none keeps epsilon fixed.",
-    )
-    chance_to_be_best_threshold: Number = Field(
-        0.95, gt=0, le=1, description="A winner's chance to be best must reach this."
-    )
-    expected_loss_threshold: Number = Field(
-        0.01,
-        ge=0,
-        description="A winner's expected loss, as a share of its reward, must not exceed this.",
-    )
-    auto_rollout: StrictBool = Field(
-        False,
-        description="true: a declared winner gets all traffic (the holdout stays) and the "
-        "rollout is audit-logged; false: the dashboard recommends it.",
     )
 
 
@@ -302,7 +243,7 @@ class ExperimentDefinition(BaseModel):
             attribution_window_hours=self.attribution_window_hours,
             alpha=self.alpha,
             salt=self.salt or "",
-            bandit=_bandit_to_domain(self.bandit),
+            bandit=bandit_to_domain(self.bandit),
             analysis=self.analysis.to_domain(),
         )
 
@@ -338,7 +279,7 @@ def cross_field_issues(data: Mapping[str, Any], *, placements: Sequence[str]) ->
         *_variant_key_issues(variants),
         *_control_issues(data, variants),
         *_weight_issues(variants),
-        *_bandit_issues(data, variants),
+        *bandit_issues(data, len(variants)),
         *_margin_issues(data, variants),
         *_offer_issues(variants),
         *_analysis_issues(data),
@@ -350,23 +291,11 @@ def _variant_to_domain(variant: VariantDefinition) -> Variant:
     return Variant(key=variant.key, name=variant.name, weight=variant.weight, payload=payload)
 
 
-def _bandit_to_domain(bandit: BanditDefinition | None) -> BanditSettings:
-    if bandit is None:
-        return BanditSettings()
-    return BanditSettings(**bandit.model_dump())
-
-
 def _variant_mappings(data: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
     variants = data.get("variants")
     if not isinstance(variants, list):
         return []
     return [(index, item) for index, item in enumerate(variants) if isinstance(item, Mapping)]
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
 
 
 def _placement_issues(data: Mapping[str, Any], placements: Sequence[str]) -> Iterator[Issue]:
@@ -402,37 +331,12 @@ def _control_issues(
 
 
 def _weight_issues(variants: list[tuple[int, Mapping[str, Any]]]) -> Iterator[Issue]:
-    weights = [_number(variant.get("weight")) for _, variant in variants]
+    weights = [number_or_none(variant.get("weight")) for _, variant in variants]
     if not weights or any(weight is None or not math.isfinite(weight) for weight in weights):
         return
     total = math.fsum(weight for weight in weights if weight is not None)
     if abs(total - 1.0) > WEIGHT_TOLERANCE:
         yield ("variants",), f"weights must sum to 1, not {total:.6g}"
-
-
-def _bandit_issues(
-    data: Mapping[str, Any], variants: list[tuple[int, Mapping[str, Any]]]
-) -> Iterator[Issue]:
-    bandit = data.get("bandit")
-    if bandit is None:
-        return
-    allocation = data.get("allocation", AllocationKind.FIXED.value)
-    if allocation == AllocationKind.FIXED.value:
-        yield ("bandit",), "only allowed with a bandit allocation (thompson, epsilon_greedy, ucb1)"
-    if not isinstance(bandit, Mapping):
-        return
-    min_share = _number(bandit.get("min_share", 0.05))
-    holdout = _number(bandit.get("holdout_share", 0.0))
-    if min_share is not None and min_share * len(variants) > 1 + WEIGHT_TOLERANCE:
-        message = f"{min_share:g} for each of {len(variants)} variants exceeds 1"
-        yield ("bandit", "min_share"), message
-    if min_share is None or holdout is None or holdout <= 0:
-        return
-    if holdout < min_share:
-        yield ("bandit", "holdout_share"), f"must be 0 or at least min_share ({min_share:g})"
-    elif min_share * (len(variants) - 1) > 1 - holdout + WEIGHT_TOLERANCE:
-        message = f"leaves {1 - holdout:g}, less than min_share for the other variants"
-        yield ("bandit", "holdout_share"), message
 
 
 def _margin_issues(

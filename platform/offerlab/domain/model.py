@@ -72,6 +72,9 @@ class BanditSettings:
     far one update moves any weight (None: no cap). ``epsilon_decay`` None keeps ``epsilon``
     fixed. A winner needs ``chance_to_be_best_threshold`` and an expected loss (a share of the
     best arm's reward) at most ``expected_loss_threshold``; ``auto_rollout`` then serves it alone.
+    ``measurement_share`` of the traffic is split evenly and never learnt from (0: no slice).
+    ``segment_attribute`` names the visitor attribute with per-segment weights (None: pooled
+    only), each segment shrunk toward the pooled data by ``prior_strength`` pseudo-units.
     """
 
     update_interval_seconds: int = 3600
@@ -84,6 +87,9 @@ class BanditSettings:
     chance_to_be_best_threshold: float = 0.95
     expected_loss_threshold: float = 0.01
     auto_rollout: bool = False
+    measurement_share: float = 0.0
+    segment_attribute: str | None = None
+    prior_strength: float = 100.0
 
 
 class Correction(StrEnum):

@@ -11,9 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
-from offerlab.storage import experiments as store
-from offerlab.storage.events import insert_events, record_exposures
-from offerlab.storage.tables import ExperimentRow
+from offerlab.storage.events import experiment_variants, insert_events, record_exposures
 from offerlab.validation import describe_validation_error
 
 MAX_FUTURE_SKEW = timedelta(hours=24)
@@ -82,6 +80,9 @@ class RefundEvent(_EventBase):
 AnyEvent = ImpressionEvent | AcceptanceEvent | OrderEvent | RefundEvent
 Event = Annotated[AnyEvent, Field(discriminator="type")]
 _EVENT = TypeAdapter(Event)
+# One call for a whole batch; any error sends the batch through _EVENT event by event, whose
+# messages name the field without the batch index.
+_EVENTS = TypeAdapter(list[Event])
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,14 @@ def ingest_batch(
     Event ids are unique per sending key (`key_id`): a replay from the same key is a duplicate.
     """
     result = IngestResult()
-    experiments = {row.key: row for row in store.list_experiment_rows(session)}
+    experiments = experiment_variants(session)
     rows: list[dict[str, Any]] = []
-    for index, raw in enumerate(raw_events):
-        event, reason = _validate(raw, experiments, now)
+    for index, (raw, parsed) in enumerate(zip(raw_events, _parse(raw_events), strict=True)):
+        event, reason = _validate(raw, parsed, experiments, now)
         if event is None:
             result.rejected.append(Rejection(index, _event_id_of(raw), reason))
         else:
-            rows.append(_to_row(event, experiments, now) | {"key_id": key_id})
+            rows.append(_to_row(event, experiments, now, key_id))
     inserted = store_event_rows(session, _first_of_each_event_id(rows))
     result.accepted = len(inserted)
     result.duplicates = len(rows) - len(inserted)
@@ -140,11 +141,22 @@ def _first_of_each_event_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
+def _parse(raw_events: Sequence[Any]) -> Sequence[AnyEvent | None]:
+    """Every event parsed in one call, or None for each when any of them is malformed."""
+    try:
+        return _EVENTS.validate_python(raw_events)
+    except ValidationError:
+        return [None] * len(raw_events)
+
+
 def _validate(
-    raw: Any, experiments: Mapping[str, ExperimentRow], now: datetime
+    raw: Any,
+    parsed: AnyEvent | None,
+    experiments: Mapping[str, tuple[int, frozenset[str]]],
+    now: datetime,
 ) -> tuple[AnyEvent | None, str]:
     try:
-        event = _EVENT.validate_python(raw)
+        event = parsed if parsed is not None else _EVENT.validate_python(raw)
     except ValidationError as error:
         return None, describe_validation_error(error)
     if event.timestamp - now > MAX_FUTURE_SKEW:
@@ -154,7 +166,7 @@ def _validate(
     experiment = experiments.get(event.experiment)
     if experiment is None:
         return None, f"experiment: unknown experiment {event.experiment!r}"
-    variants = {variant.key for variant in experiment.variants}
+    variants = experiment[1]
     if event.variant not in variants:
         return None, f"variant: {event.variant!r} is not a variant of {event.experiment!r}"
     if isinstance(event, ImpressionEvent) and event.eligible is not None:
@@ -174,8 +186,9 @@ def _event_id_of(raw: Any) -> str | None:
 
 def _to_row(
     event: AnyEvent,
-    experiments: Mapping[str, ExperimentRow],
+    experiments: Mapping[str, tuple[int, frozenset[str]]],
     now: datetime,
+    key_id: int,
 ) -> dict[str, Any]:
     row = event_row(
         event_id=event.event_id,
@@ -184,9 +197,10 @@ def _to_row(
         timestamp=event.timestamp,
         received_at=now,
         attributes=event.attributes,
+        key_id=key_id,
     )
     if isinstance(event, _ExperimentEvent):
-        row["experiment_id"] = experiments[event.experiment].id
+        row["experiment_id"] = experiments[event.experiment][0]
         row["variant_key"] = event.variant
         row["allocation_version"] = event.allocation_version
         row["probability"] = event.probability

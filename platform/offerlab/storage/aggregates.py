@@ -11,6 +11,12 @@ unit; one pass over the visitor's events (a join on visitor_id) keeps the cost l
 Segments and the CUPED covariate are read from the attributes of the visitor's first impression
 (`exposures.attributes`); a covariate that is missing or not a number counts as 0 and is counted
 in `covariate_units` only when present.
+
+Two sources give the same per-unit rows: the raw events (the per-unit SQL of
+`storage.unit_sums`), and the per-unit rollups (`storage.rollups`), refreshed from the same SQL
+before each read. Uncapped queries over the experiment's own attribution window read the
+rollups (one row per unit, whatever the number of events); a configured cap, another window
+and the order-value percentile read the raw events, since they need each order's value.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from offerlab.domain.stats.sufficient import VariantTotals
+from offerlab.storage.rollups import rollup_ready
+from offerlab.storage.unit_sums import UNIT_EVENTS_JOIN, UNIT_SUMS
 
 Grouping = Literal["segment", "day", "epoch", "propensity"]
 DAY_MS = 86_400_000
@@ -31,7 +39,28 @@ DAY_MS = 86_400_000
 NO_TEXT = "CAST(NULL AS TEXT)"
 NO_NUMBER = "CAST(NULL AS DOUBLE PRECISION)"
 
-_UNITS_CTE = """
+_RAW_UNITS = (
+    """
+WITH units AS (
+    SELECT x.variant_key,
+           x.first_ts_ms,
+           x.allocation_version,
+           x.probability,
+           {segment} AS segment,
+           {covariate} AS covariate,"""
+    + UNIT_SUMS.format(experiment=":experiment_id", value="{value}", over_cap="{over_cap}")
+    + """
+    FROM exposures x"""
+    + UNIT_EVENTS_JOIN.format(experiment=":experiment_id", window=":window_ms")
+    + """
+    WHERE x.experiment_id = :experiment_id{learning_only}
+    GROUP BY x.experiment_id, x.visitor_id
+)
+"""
+)
+
+# The rollup holds uncapped sums, so it serves only queries without a cap (see storage.rollups).
+_ROLLUP_UNITS = """
 WITH units AS (
     SELECT x.variant_key,
            x.first_ts_ms,
@@ -39,36 +68,21 @@ WITH units AS (
            x.probability,
            {segment} AS segment,
            {covariate} AS covariate,
-           SUM(CASE WHEN e.kind = 'impression' AND e.experiment_id = :experiment_id
-                    THEN 1 ELSE 0 END) AS impressions,
-           SUM(CASE WHEN e.kind = 'acceptance' AND e.experiment_id = :experiment_id
-                    THEN 1 ELSE 0 END) AS acceptances,
-           SUM(CASE WHEN e.kind = 'acceptance' AND e.experiment_id = :experiment_id
-                    THEN e.value ELSE 0.0 END) AS acceptance_value,
-           SUM(CASE WHEN e.kind = 'order' THEN 1 ELSE 0 END) AS orders,
-           SUM(CASE WHEN e.kind = 'order' AND {over_cap} THEN 1 ELSE 0 END) AS orders_capped,
-           SUM(CASE WHEN e.kind = 'order' THEN {value} ELSE 0.0 END)
-             - SUM(CASE WHEN e.kind = 'refund' THEN {value} ELSE 0.0 END) AS revenue,
-           SUM(CASE WHEN e.kind = 'order' THEN {value} * {value} ELSE 0.0 END) AS order_value_sq,
-           SUM(CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END) AS refunds,
-           SUM(CASE WHEN e.kind = 'refund' THEN {value} ELSE 0.0 END) AS refund_value
-    FROM exposures x
-    JOIN events e
-      ON e.visitor_id = x.visitor_id
-     AND (e.experiment_id = :experiment_id
-          OR (e.kind = 'order'
-              AND e.ts_ms >= x.first_ts_ms
-              AND e.ts_ms < x.first_ts_ms + :window_ms)
-          OR (e.kind = 'refund'
-              AND EXISTS (SELECT 1 FROM events o
-                          WHERE o.kind = 'order'
-                            AND o.order_id = e.order_id
-                            AND o.visitor_id = x.visitor_id
-                            AND o.ts_ms >= x.first_ts_ms
-                            AND o.ts_ms < x.first_ts_ms + :window_ms)))
+           x.impressions,
+           x.acceptances,
+           x.acceptance_value,
+           x.orders,
+           0 AS orders_capped,
+           x.revenue,
+           x.order_value_sq,
+           x.refunds,
+           x.refund_value
+    FROM unit_rollups x
     WHERE x.experiment_id = :experiment_id{learning_only}
-    GROUP BY x.experiment_id, x.visitor_id
 )
+"""
+
+_TOTALS = """
 SELECT variant_key,
        {group} AS grp,
        {group2} AS grp2,
@@ -88,10 +102,7 @@ SELECT variant_key,
        SUM(refunds) AS refunds,
        SUM(refund_value) AS refund_value,
        SUM(orders_capped) AS orders_capped,
-       SUM(CASE WHEN covariate IS NULL THEN 0 ELSE 1 END) AS covariate_units,
-       SUM(COALESCE(covariate, 0.0)) AS covariate_sum,
-       SUM(COALESCE(covariate, 0.0) * COALESCE(covariate, 0.0)) AS covariate_sum_sq,
-       SUM(revenue * COALESCE(covariate, 0.0)) AS revenue_covariate_sum_prod
+       {covariate_sums}
 FROM units
 GROUP BY variant_key{group_by}
 """
@@ -105,6 +116,16 @@ JOIN events e
  AND e.ts_ms < x.first_ts_ms + :window_ms
 WHERE x.experiment_id = :experiment_id
 """
+
+_COVARIATE_SUMS = """SUM(CASE WHEN covariate IS NULL THEN 0 ELSE 1 END) AS covariate_units,
+       SUM(COALESCE(covariate, 0.0)) AS covariate_sum,
+       SUM(COALESCE(covariate, 0.0) * COALESCE(covariate, 0.0)) AS covariate_sum_sq,
+       SUM(revenue * COALESCE(covariate, 0.0)) AS revenue_covariate_sum_prod"""
+# Without a covariate these are zero; constants spare four sums per unit.
+_NO_COVARIATE_SUMS = """0 AS covariate_units,
+       0.0 AS covariate_sum,
+       0.0 AS covariate_sum_sq,
+       0.0 AS revenue_covariate_sum_prod"""
 
 _GROUP_EXPRESSIONS: dict[Grouping | None, tuple[str, ...]] = {
     None: (),
@@ -156,12 +177,47 @@ def grouped_totals(
 
     The group value is the segment attribute's value as text (None when the visitor did not
     send it), the UTC day number of the first exposure (days since 1970-01-01), or the
-    allocation version of the first exposure.
+    allocation version of the first exposure. Read from the per-unit rollups when they serve
+    these options (no cap, the experiment's own attribution window), else from the raw events;
+    both give the same numbers.
     """
     if group == "segment" and not options.segment:
         raise ValueError("grouping by segment needs options.segment")
+    if options.order_value_cap is None and rollup_ready(session, experiment_id, options.window_ms):
+        return _grouped(session, experiment_id, options, group, _ROLLUP_UNITS)
+    return _grouped(session, experiment_id, options, group, _RAW_UNITS)
+
+
+def grouped_totals_from_rollups(
+    session: Session, experiment_id: int, options: AggregateOptions, *, group: Grouping | None
+) -> dict[tuple[str, Any], VariantTotals]:
+    """`grouped_totals` read from the refreshed per-unit rollups; raises ValueError when they
+    cannot serve these options (a cap, or another attribution window than the experiment's)."""
+    if options.order_value_cap is not None:
+        raise ValueError("the rollups hold uncapped sums; a cap needs the raw events")
+    if not rollup_ready(session, experiment_id, options.window_ms):
+        raise ValueError("the rollups use the experiment's own attribution window")
+    return _grouped(session, experiment_id, options, group, _ROLLUP_UNITS)
+
+
+def grouped_totals_from_events(
+    session: Session, experiment_id: int, options: AggregateOptions, *, group: Grouping | None
+) -> dict[tuple[str, Any], VariantTotals]:
+    """`grouped_totals` computed from the raw events, bypassing the rollups (the reference)."""
+    if group == "segment" and not options.segment:
+        raise ValueError("grouping by segment needs options.segment")
+    return _grouped(session, experiment_id, options, group, _RAW_UNITS)
+
+
+def _grouped(
+    session: Session,
+    experiment_id: int,
+    options: AggregateOptions,
+    group: Grouping | None,
+    units: str,
+) -> dict[tuple[str, Any], VariantTotals]:
     dialect = session.get_bind().dialect.name
-    sql = _UNITS_CTE.format(
+    sql = (units + _TOTALS).format(
         segment=_text_attribute(dialect, "segment_name") if options.segment else NO_TEXT,
         covariate=_number_attribute(dialect, "covariate_name") if options.covariate else NO_NUMBER,
         value=_capped("e.value", options.order_value_cap),
@@ -170,6 +226,7 @@ def grouped_totals(
         group2=_GROUP_EXPRESSIONS[group][1] if group == "propensity" else "NULL",
         group_by="".join(f", {expression}" for expression in _GROUP_EXPRESSIONS[group]),
         learning_only=" AND x.measurement = FALSE" if options.learning_only else "",
+        covariate_sums=_COVARIATE_SUMS if options.covariate else _NO_COVARIATE_SUMS,
     )
     parameters: dict[str, Any] = {"experiment_id": experiment_id, "window_ms": options.window_ms}
     if options.order_value_cap is not None:
@@ -183,18 +240,27 @@ def grouped_totals(
 
 
 def ordering_units(
-    session: Session, experiment_id: int, *, attribution_window_hours: int
+    session: Session,
+    experiment_id: int,
+    *,
+    attribution_window_hours: int,
+    learning_only: bool = False,
 ) -> dict[str, int]:
-    """Units with at least one attributed order, per variant key (absent: none)."""
-    parameters = {"experiment_id": experiment_id, "window_ms": attribution_window_hours * 3_600_000}
-    rows = session.execute(
-        text(
-            "SELECT x.variant_key, COUNT(DISTINCT x.visitor_id) AS units "
-            + _ATTRIBUTED_ORDERS
-            + " GROUP BY x.variant_key"
-        ),
-        parameters,
-    )
+    """Units with at least one attributed order, per variant key (absent: none).
+
+    ``learning_only`` leaves out the bandit's measurement slice, as in ``AggregateOptions``.
+    """
+    window_ms = attribution_window_hours * 3_600_000
+    parameters = {"experiment_id": experiment_id, "window_ms": window_ms}
+    slice_filter = " AND x.measurement = FALSE" if learning_only else ""
+    if rollup_ready(session, experiment_id, window_ms):
+        sql = (
+            "SELECT x.variant_key, COUNT(*) AS units FROM unit_rollups x"
+            " WHERE x.experiment_id = :experiment_id AND x.orders > 0"
+        )
+    else:
+        sql = "SELECT x.variant_key, COUNT(DISTINCT x.visitor_id) AS units " + _ATTRIBUTED_ORDERS
+    rows = session.execute(text(sql + slice_filter + " GROUP BY x.variant_key"), parameters)
     return {row.variant_key: int(row.units) for row in rows}
 
 

@@ -1,34 +1,69 @@
-"""Idempotent event inserts: a replayed event id or order id is absorbed, never counted twice."""
+"""Idempotent event inserts: a replayed event id or order id is absorbed, never counted twice.
+
+Every insert also marks the visitors it touched for the rollup refresh (`storage.rollups`), in
+the same transaction, so the marks commit exactly when the events do.
+
+The batch statements are written in SQL and sent to the driver with plain values: SQLAlchemy's
+per-row parameter processing (type processors, JSON encoding through the column type) cost more
+than the insert itself, so the JSON columns are encoded here. SQLite gets multi-row VALUES lists;
+PostgreSQL one array per column through `unnest` (psycopg's parsing of a statement with
+thousands of placeholders cost more than the insert).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Insert
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from offerlab.storage.tables import EventRow, ExposureRow
+from offerlab.storage.rollups import mark_rows
+from offerlab.storage.tables import Base, EventRow, ExperimentRow, ExposureRow, VariantRow
 
-
-def _insert(session: Session, table: Any) -> Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+EVENT_COLUMNS = tuple(column.name for column in EventRow.__table__.columns if column.name != "id")
+_EVENT_JSON = frozenset({"attributes", "eligible"})
+EXPOSURE_COLUMNS = (
+    "experiment_id",
+    "visitor_id",
+    "variant_key",
+    "first_ts_ms",
+    "allocation_version",
+    "probability",
+    "attributes",
+    "eligible",
+    "measurement",
+)
+_EXPOSURE_JSON = frozenset({"attributes", "eligible"})
+_REPLACED_BY_EARLIER = ", ".join(f"{column} = excluded.{column}" for column in EXPOSURE_COLUMNS[2:])
+# SQLite binds at most 32,766 parameters per statement.
+_MAX_SQLITE_PARAMETERS = 30_000
 
 
 def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert event rows in one batched statement; return the event ids actually inserted."""
+    """Insert event rows in batched statements; return the event ids actually inserted."""
     if not rows:
         return set()
-    # Core, not the ORM: the ORM's bulk insert splits a mixed batch (orders carry no experiment,
-    # impressions no order id) into many statements and splices their RETURNING rows together.
-    table = EventRow.__table__
-    statement = _insert(session, table).on_conflict_do_nothing().returning(table.c.event_id)
-    columns = [column.name for column in table.columns if column.name != "id"]
-    uniform = [{name: row.get(name) for name in columns} for row in rows]
-    return set(session.connection().execute(statement, uniform).scalars())
+    connection = session.connection()
+    inserted: set[str] = set()
+    for returned in _insert_values(
+        connection,
+        "events",
+        EVENT_COLUMNS,
+        _tuples(rows, EVENT_COLUMNS, _EVENT_JSON),
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+    ):
+        inserted.update(value for (value,) in returned)
+    marks = mark_rows(row for row in rows if row["event_id"] in inserted)
+    _insert_values(
+        connection,
+        "rollup_marks",
+        ("experiment_id", "visitor_id"),
+        [(mark["experiment_id"], mark["visitor_id"]) for mark in marks],
+        "",
+    )
+    return inserted
 
 
 def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -> None:
@@ -38,24 +73,89 @@ def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -
         key = (exposure["experiment_id"], exposure["visitor_id"])
         if key not in earliest or exposure["first_ts_ms"] < earliest[key]["first_ts_ms"]:
             earliest[key] = exposure
-    if not earliest:
-        return
-    statement = _insert(session, ExposureRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=[ExposureRow.experiment_id, ExposureRow.visitor_id],
-        set_={
-            "variant_key": statement.excluded.variant_key,
-            "first_ts_ms": statement.excluded.first_ts_ms,
-            "allocation_version": statement.excluded.allocation_version,
-            "probability": statement.excluded.probability,
-            "attributes": statement.excluded.attributes,
-            "eligible": statement.excluded.eligible,
-            "measurement": statement.excluded.measurement,
-        },
-        where=statement.excluded.first_ts_ms < ExposureRow.first_ts_ms,
+    _insert_values(
+        session.connection(),
+        "exposures",
+        EXPOSURE_COLUMNS,
+        _tuples(earliest.values(), EXPOSURE_COLUMNS, _EXPOSURE_JSON),
+        " ON CONFLICT (experiment_id, visitor_id) DO UPDATE SET "
+        + _REPLACED_BY_EARLIER
+        + " WHERE excluded.first_ts_ms < exposures.first_ts_ms",
     )
-    session.execute(statement, list(earliest.values()))
 
 
 def find_exposure(session: Session, experiment_id: int, visitor_id: str) -> ExposureRow | None:
     return session.get(ExposureRow, (experiment_id, visitor_id))
+
+
+def experiment_variants(session: Session) -> dict[str, tuple[int, frozenset[str]]]:
+    """Every experiment's id and variant keys by experiment key, in one query (for ingest)."""
+    rows = session.execute(
+        select(ExperimentRow.key, ExperimentRow.id, VariantRow.key).outerjoin(
+            VariantRow, VariantRow.experiment_id == ExperimentRow.id
+        )
+    )
+    keys: dict[str, tuple[int, set[str]]] = {}
+    for experiment_key, experiment_id, variant_key in rows:
+        variants = keys.setdefault(experiment_key, (experiment_id, set()))[1]
+        if variant_key is not None:
+            variants.add(variant_key)
+    return {key: (ids, frozenset(variants)) for key, (ids, variants) in keys.items()}
+
+
+def _tuples(
+    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], json_columns: frozenset[str]
+) -> list[tuple[Any, ...]]:
+    """The rows' values in column order, with the JSON columns encoded."""
+    json_indices = [index for index, column in enumerate(columns) if column in json_columns]
+    tuples = []
+    for row in rows:
+        values = [row.get(column) for column in columns]
+        for index in json_indices:
+            if values[index] is not None:
+                values[index] = json.dumps(values[index])
+        tuples.append(tuple(values))
+    return tuples
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _insert_values(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    values: list[tuple[Any, ...]],
+    suffix: str,
+) -> list[list[tuple[Any, ...]]]:
+    """INSERT the rows in as few statements as possible; returns the rows each one returned."""
+    if not values:
+        return []
+    head = f"INSERT INTO {table} ({', '.join(columns)}) "
+    if connection.dialect.name == "postgresql":
+        # One array per column: a short statement psycopg parses once, whatever the row count.
+        types = [_sql_type(connection, table, column) for column in columns]
+        arrays = ", ".join(f"CAST(%b AS {sql_type}[])" for sql_type in types)
+        columns_of_values = tuple(map(list, zip(*values, strict=True)))
+        sql = head + f"SELECT * FROM unnest({arrays})" + suffix
+        result = connection.exec_driver_sql(sql, columns_of_values)
+        return [[tuple(row) for row in result] if result.returns_rows else []]
+    one_row = "(" + ", ".join(["?"] * len(columns)) + ")"
+    per_statement = max(1, _MAX_SQLITE_PARAMETERS // len(columns))
+    returned = []
+    for start in range(0, len(values), per_statement):
+        chunk = values[start : start + per_statement]
+        sql = head + "VALUES " + ", ".join([one_row] * len(chunk)) + suffix
+        result = connection.exec_driver_sql(sql, tuple(_flatten(chunk)))
+        returned.append([tuple(row) for row in result] if result.returns_rows else [])
+    return returned
+
+
+def _sql_type(connection: Connection, table: str, column: str) -> str:
+    return Base.metadata.tables[table].c[column].type.compile(dialect=connection.dialect)
+
+
+def _flatten(rows: Iterable[tuple[Any, ...]]) -> Iterable[Any]:
+    for row in rows:
+        yield from row

@@ -117,6 +117,11 @@ def find_experiment_id(session: Session, key: str) -> int | None:
     return session.scalar(select(ExperimentRow.id).where(ExperimentRow.key == key))
 
 
+def experiment_ids(session: Session) -> dict[str, int]:
+    """The id of every experiment, keyed by experiment key."""
+    return {key: id_ for key, id_ in session.execute(select(ExperimentRow.key, ExperimentRow.id))}
+
+
 def list_experiment_rows(session: Session) -> list[ExperimentRow]:
     return list(
         session.scalars(
@@ -211,8 +216,13 @@ def add_allocation(
     *,
     now: datetime,
     reason: str,
+    segment_weights: Mapping[str, Mapping[str, float]] | None = None,
 ) -> AllocationRow:
-    """Start a new allocation epoch with `weights` (variant key -> share)."""
+    """Start a new allocation epoch with `weights` (variant key -> share).
+
+    ``segment_weights`` ({segment value: {variant key: share}}) serve the visitors of those
+    segments of a contextual bandit; `weights` serve everyone else.
+    """
     previous = current_allocation(session, experiment_id)
     row = AllocationRow(
         experiment_id=experiment_id,
@@ -220,6 +230,11 @@ def add_allocation(
         started_at=now,
         weights=dict(weights),
         reason=reason,
+        segment_weights=(
+            None
+            if segment_weights is None
+            else {segment: dict(shares) for segment, shares in segment_weights.items()}
+        ),
     )
     session.add(row)
     session.flush()

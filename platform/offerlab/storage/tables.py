@@ -194,3 +194,71 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UnitRollupRow(Base):
+    """One exposed unit: its first exposure and the uncapped sums of its attributed events.
+
+    A copy of `exposures` plus the per-unit sums of the results query, refreshed from the raw
+    events by `storage.rollups` so that results read one row per unit.
+    """
+
+    __tablename__ = "unit_rollups"
+    # SQLite: stored in primary-key order, so one experiment's units are one contiguous range.
+    __table_args__ = (
+        Index("ix_unit_rollups_visitor_id", "visitor_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    visitor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    variant_key: Mapped[str] = mapped_column(String(64))
+    first_ts_ms: Mapped[int] = mapped_column(BigInteger)
+    allocation_version: Mapped[int | None] = mapped_column(Integer)
+    probability: Mapped[float | None] = mapped_column(Float)
+    measurement: Mapped[bool] = mapped_column(Boolean)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    impressions: Mapped[int] = mapped_column(Integer)
+    acceptances: Mapped[int] = mapped_column(Integer)
+    acceptance_value: Mapped[float] = mapped_column(Float)
+    orders: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[float] = mapped_column(Float)
+    order_value_sq: Mapped[float] = mapped_column(Float)
+    refunds: Mapped[int] = mapped_column(Integer)
+    refund_value: Mapped[float] = mapped_column(Float)
+
+
+class RollupMarkRow(Base):
+    """A visitor whose events changed since the last rollup refresh (written with the events).
+
+    `experiment_id` is None for orders and refunds: they touch every unit of the visitor.
+    Append-only, never upserted, so a refresh deletes exactly the marks it has read.
+    """
+
+    __tablename__ = "rollup_marks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    experiment_id: Mapped[int | None] = mapped_column(Integer)
+    visitor_id: Mapped[str] = mapped_column(String(128))
+
+
+class RollupPendingRow(Base):
+    """Units claimed by the refresh in progress (empty between refreshes)."""
+
+    __tablename__ = "rollup_pending"
+
+    experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visitor_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class RollupStateRow(Base):
+    """An experiment whose rollup rows are complete, with the attribution window they used."""
+
+    __tablename__ = "rollup_state"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_ms: Mapped[int] = mapped_column(BigInteger)

@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request
+from typing import Annotated
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from offerlab.api.auth import require
 from offerlab.api.bodies import json_body, parse_body
-from offerlab.api.context import services
+from offerlab.api.context import Services, services
 from offerlab.domain.plain import plain
 from offerlab.errors import InvalidRequest, PayloadTooLarge
-from offerlab.services.assignment import assign_visitor
+from offerlab.services.assignment import AssignmentRequest, HttpAssignment
 from offerlab.services.ingest import ingest_batch
 from offerlab.storage.db import session_scope
 
 bp = Blueprint("storefront", __name__, url_prefix="/api/v1")
+_ASSIGNMENT = "offerlab.assignment"
+
+
+AttributeName = Annotated[str, Field(max_length=64)]
+VariantKey = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class AssignRequest(BaseModel):
+    """A visitor asking for its variant of one experiment, with this request's context."""
+
     model_config = ConfigDict(extra="forbid")
 
     experiment: str = Field(min_length=1, max_length=64)
     visitor_id: str = Field(min_length=1, max_length=128)
-    attributes: dict[str, str | int | float | bool | None] | None = None
+    attributes: dict[AttributeName, str | int | float | bool | None] | None = Field(
+        default=None,
+        max_length=50,
+        description="Visitor attributes; a contextual bandit reads its segment attribute here. "
+        "Recorded with the impression.",
+    )
+    ineligible: list[VariantKey] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Variant keys that must not be served to this request (e.g. the accessory "
+        "is already in the cart); the pick is made among the others.",
+    )
     track_impression: bool = True
 
 
@@ -45,16 +65,14 @@ def snapshot() -> Response:
 def assign() -> Response:
     body = parse_body(AssignRequest)
     ctx = services()
-    with session_scope(ctx.sessions) as session:
-        assignment = assign_visitor(
-            session,
-            ctx.snapshots.get(),
-            body.experiment,
-            body.visitor_id,
-            now=ctx.clock(),
-            track_impression=body.track_impression,
-            attributes=body.attributes,
-        )
+    request_data = AssignmentRequest(
+        experiment=body.experiment,
+        visitor_id=body.visitor_id,
+        attributes=body.attributes,
+        ineligible=frozenset(body.ineligible),
+        track_impression=body.track_impression,
+    )
+    assignment = _http_assignment(ctx).assign(ctx.snapshots.get(), request_data, now=ctx.clock())
     ctx.metrics.assignments.labels(
         assignment.experiment or "", assignment.variant or "", str(assignment.reason)
     ).inc()
@@ -66,7 +84,18 @@ def assign() -> Response:
         reason=str(assignment.reason),
         allocation_version=assignment.allocation_version,
         probability=assignment.probability,
+        measurement=assignment.measurement,
+        eligible=None if assignment.eligible is None else list(assignment.eligible),
     )
+
+
+def _http_assignment(ctx: Services) -> HttpAssignment:
+    """The app's assignment service, built on first use in the serving process."""
+    extensions = current_app.extensions
+    found = extensions.get(_ASSIGNMENT)
+    if found is None:
+        found = extensions.setdefault(_ASSIGNMENT, HttpAssignment(ctx.sessions))
+    return found  # type: ignore[no-any-return]
 
 
 @bp.post("/events")
@@ -82,6 +111,7 @@ def events() -> Response:
     ctx = services()
     with session_scope(ctx.sessions) as session:
         result = ingest_batch(session, batch, now=ctx.clock(), key_id=g.key_id)
+    ctx.note_database_write()
     ctx.metrics.events.labels("accepted").inc(result.accepted)
     ctx.metrics.events.labels("duplicate").inc(result.duplicates)
     ctx.metrics.events.labels("rejected").inc(len(result.rejected))
