@@ -23,14 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from offerlab.domain.bandits import RewardObjective
+from offerlab.domain.bandits import AllocationSettings, RewardObjective
 from offerlab.simulation.learners import Learner, OracleLearner
 from offerlab.simulation.runner import policy_learner, run_learner
 from offerlab.simulation.scenario import PolicyDefinition, ScenarioDefinition, load_scenario
 from offerlab.simulation.world import Visitors, make_visitors
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "experiments" / "scenarios"
-DRAWS = 2000
+# The service's default number of posterior draws per update (AllocationSettings.draws).
+DRAWS = AllocationSettings().draws
 
 
 @dataclass(frozen=True)
