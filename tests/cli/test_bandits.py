@@ -44,6 +44,7 @@ def test_forced_update_prints_and_stores_a_new_epoch_of_the_cart_bandit(applied)
     assert min(shares) >= MIN_SHARE - 0.0005
     history = allocation_history(applied)
     assert [epoch["version"] for epoch in history] == [1, 2]
+    assert [epoch["segment_weights"] for epoch in history] == [None, None]  # not contextual
     stored = history[-1]["weights"]
     assert list(stored) == list(CART_VARIANTS)
     assert list(stored.values()) == pytest.approx(shares, abs=0.0005 + 1e-9)

@@ -197,11 +197,16 @@ def test_segments_with_different_best_arms_get_and_are_served_their_own_weights(
         assert all(a["probability"] == expected[a["variant"]] for a in answers)
 
 
-def test_a_rollout_serves_the_winner_to_every_segment(
-    client, app, api_keys, apply_yaml, sessions, clock
+@pytest.mark.parametrize("how", ["auto_rollout", "applied_recommendation"])
+def test_a_rollout_ends_the_measurement_slice_and_the_segment_weights(
+    client, app, api_keys, apply_yaml, sessions, clock, how
 ):
+    from offerlab.services.recommendations import apply_recommendation
+    from offerlab.storage.db import session_scope
+
     bandit = (
-        "burn_in_units: 50\nsegment_attribute: device\nauto_rollout: true\n"
+        "burn_in_units: 50\nsegment_attribute: device\nmeasurement_share: 0.3\n"
+        f"auto_rollout: {str(how == 'auto_rollout').lower()}\n"
         "chance_to_be_best_threshold: 0.9\nexpected_loss_threshold: 0.05\n"
     )
     apply_yaml(contextual_yaml("rolled", bandit))
@@ -213,12 +218,45 @@ def test_a_rollout_serves_the_winner_to_every_segment(
             send(client, api_keys, events)
 
     result = update(app, sessions, clock)["rolled"]
+    learning = snapshot_experiment(client, api_keys, "rolled")
+    if how == "auto_rollout":
+        assert result.weights == {"none": 0.0, "case": 1.0, "charger": 0.0}
+        assert result.segment_weights is None
+    else:
+        # A recommendation keeps learning: the slice and the segments are still served.
+        assert learning["measurement_bp"] == 3000
+        assert set(learning["segment_weights_bp"]) == {"mobile", "desktop"}
+        with session_scope(sessions) as session:
+            apply_recommendation(session, "rolled", now=clock(), actor="analyst")
+        app.extensions["offerlab"].snapshots.invalidate()
 
     assert result.winner == "case"
-    assert result.weights == {"none": 0.0, "case": 1.0, "charger": 0.0}
-    assert result.segment_weights is None
     config = snapshot_experiment(client, api_keys, "rolled")
-    assert config.get("segment_weights_bp", {}) == {}
+    assert not {"measurement_bp", "segment_attribute", "segment_weights_bp"} & set(config)
+    assert [v["weight_bp"] for v in config["variants"]] == [0, 10_000, 0]
+    answers = {
+        f"after-{n}": assign(
+            client,
+            api_keys,
+            {
+                "experiment": "rolled",
+                "visitor_id": f"after-{n}",
+                "attributes": {"device": ("mobile", "desktop", "tablet")[n % 3]},
+            },
+        )
+        for n in range(300)
+    }
+    # With a 0.3 slice about 90 of 300 visitors would have been served uniformly.
+    assert {(a["variant"], a["measurement"], a["probability"]) for a in answers.values()} == {
+        ("case", False, 1.0)
+    }
+    recorded = exposures(sessions, "rolled")
+    assert {
+        (row.variant_key, row.measurement, row.probability)
+        for visitor, row in recorded.items()
+        if visitor in answers
+    } == {("case", False, 1.0)}
+    assert len(answers.keys() & recorded.keys()) == 300
 
 
 def test_measurement_slice_outcomes_do_not_move_the_weights_but_count_in_results(
@@ -382,3 +420,41 @@ def test_a_sticky_variant_is_kept_while_eligible_and_replaced_for_the_request_wh
     assert replaced["reason"] == "in_experiment"
     row = exposures(sessions, "sticky")["shopper"]
     assert (row.variant_key, row.probability) == (shown, first["probability"])
+
+
+def test_the_allocation_history_and_the_report_carry_each_epochs_segment_weights(
+    client, api_keys, apply_yaml, sessions
+):
+    from offerlab.storage import experiments as store
+    from offerlab.storage.db import session_scope
+
+    apply_yaml(contextual_yaml("history", "segment_attribute: device\n"))
+    pooled = {"none": 0.2, "case": 0.4, "charger": 0.4}
+    segments = {"mobile": {"none": 0.1, "case": 0.8, "charger": 0.1}}
+    with session_scope(sessions) as session:
+        experiment_id = store.find_experiment_id(session, "history")
+        for by_segment in (segments, {}):
+            store.add_allocation(
+                session,
+                experiment_id,
+                pooled,
+                now=START + timedelta(days=1),
+                reason="update",
+                segment_weights=by_segment,
+            )
+        history = store.allocation_history(session, experiment_id)
+
+    # The definition's epoch has none; an empty mapping reads as none too.
+    assert [epoch.segment_weights for epoch in history] == [None, segments, None]
+    report = client.get(
+        "/api/v1/experiments/history/results", headers=auth(api_keys["viewer"])
+    ).get_json()
+    epochs = report["allocation_history"]
+    assert [set(epoch) for epoch in epochs] == [
+        {"version", "started_at", "weights", "segment_weights"}
+    ] * 3
+    assert [(e["version"], e["weights"], e["segment_weights"]) for e in epochs] == [
+        (1, {"none": 0.34, "case": 0.33, "charger": 0.33}, None),
+        (2, pooled, segments),
+        (3, pooled, None),
+    ]

@@ -83,6 +83,38 @@ def test_a_segment_attribute_before_the_first_segment_epoch_serves_pooled_weight
     assert "measurement_bp" not in config
 
 
+def test_a_rolled_out_bandit_serves_its_winner_without_slice_or_segments() -> None:
+    row = experiment_row("thompson", {"measurement_share": 0.3, "segment_attribute": "device"})
+    rollout = AllocationRow(
+        version=6,
+        weights={"no-offer": 0.1, "case": 0.9, "charger": 0.0},
+        reason="rollout",
+        # Even segment weights left on a roll-out epoch are not served.
+        segment_weights={"mobile": {"no-offer": 0.0, "case": 0.0, "charger": 1.0}},
+    )
+    config = _experiment_config(row, rollout, RANGES)
+    assert not {"measurement_bp", "segment_attribute", "segment_weights_bp"} & set(config)
+    assert [v["weight_bp"] for v in config["variants"]] == [1000, 9000, 0]
+    assert config["allocation_version"] == 6
+    experiment = parse_snapshot(document(config)).experiments[0]
+    answers = [evaluate(experiment, f"v{n}", attributes={"device": "mobile"}) for n in range(500)]
+    assert not any(a.measurement for a in answers)
+    assert {(a.variant, a.probability) for a in answers} == {("no-offer", 0.1), ("case", 0.9)}
+
+
+def test_before_the_rollout_the_same_bandit_serves_its_slice_and_segments() -> None:
+    row = experiment_row("thompson", {"measurement_share": 0.3, "segment_attribute": "device"})
+    recommended = AllocationRow(
+        version=5,
+        weights={"no-offer": 0.1, "case": 0.8, "charger": 0.1},
+        reason="winner",
+        segment_weights={"mobile": {"no-offer": 0.1, "case": 0.1, "charger": 0.8}},
+    )
+    config = _experiment_config(row, recommended, RANGES)
+    assert config["measurement_bp"] == 3000
+    assert config["segment_weights_bp"] == {"mobile": [1000, 1000, 8000]}
+
+
 @pytest.mark.parametrize("options", [{"measurement_share": 0.2, "segment_attribute": "device"}])
 def test_fixed_splits_ignore_bandit_options(options: dict[str, Any]) -> None:
     config = _experiment_config(experiment_row("fixed", options), None, RANGES)

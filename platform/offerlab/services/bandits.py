@@ -29,8 +29,9 @@ from its own previous weights). The epoch stores them as ``segment_weights`` bes
 The ``order_value`` objective is not segmented (its per-segment successes are not aggregated).
 
 A declared winner is recorded once in the audit log: ``rollout`` when ``auto_rollout`` serves it
-alone (the control keeps a configured holdout; segment weights are dropped; later updates leave
-that epoch in force), ``winner_recommended`` otherwise. A winner is judged on the pooled data.
+alone (``rollout_weights``: the control keeps a configured holdout; segment weights are dropped,
+the snapshot stops the measurement slice; later updates leave that epoch in force),
+``winner_recommended`` otherwise. A winner is judged on the pooled data.
 """
 
 from __future__ import annotations
@@ -172,13 +173,13 @@ def _update(
     settings = allocation_settings(experiment)
     proposal = _propose(session, row, experiment, current, settings, rng)
     decision, segments = proposal.decision, proposal.segment_weights
-    rolled_out = decision.winner is not None and settings.auto_rollout
-    if rolled_out:
-        weights = _rollout_weights(keys, decision.winner, experiment.control, settings)
+    if decision.winner is not None and settings.auto_rollout:
+        weights = rollout_weights(experiment, decision.winner)
         reason, segments = ROLLOUT, None
     else:
         weights = dict(zip(keys, decision.learning_weights, strict=True))
         reason = _RECOMMENDED_REASON if decision.winner is not None else decision.phase
+    rolled_out = reason == ROLLOUT
     first_time = decision.winner is not None and not store.has_allocation_reason(
         session, row.id, reason
     )
@@ -295,13 +296,12 @@ def _previous_weights(weights: Mapping[str, float] | None, keys: Sequence[str]) 
     return [float(weights[key]) for key in keys]
 
 
-def _rollout_weights(
-    keys: Sequence[str], winner: str | None, control: str, settings: AllocationSettings
-) -> dict[str, float]:
-    holdout = settings.holdout_share if winner != control else 0.0
-    weights = {key: 0.0 for key in keys}
-    weights[control] = holdout
-    weights[str(winner)] = 1.0 - holdout
+def rollout_weights(experiment: Experiment, winner: str) -> dict[str, float]:
+    """All traffic to `winner`, the control keeping its holdout share unless it won."""
+    holdout = experiment.bandit.holdout_share if winner != experiment.control else 0.0
+    weights = {variant.key: 0.0 for variant in experiment.variants}
+    weights[experiment.control] = holdout
+    weights[winner] = 1.0 - holdout
     return weights
 
 

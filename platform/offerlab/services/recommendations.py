@@ -1,9 +1,10 @@
 """Applying a bandit's winner recommendation by hand: the roll-out `auto_rollout` would have done.
 
-The recommended winner gets all traffic but the control's holdout share (none when the control
-itself won), as in `services.bandits`; the new epoch's reason is `rollout`, so later bandit
-updates leave it in force. The audit log records it as a manual roll-out with the evidence of
-the recommendation it applied.
+The recommended winner gets the weights `services.bandits.rollout_weights` gives an automatic
+roll-out (all traffic but the control's holdout share, none when the control itself won); the
+new epoch's reason is `rollout`, so later bandit updates leave it in force and the snapshot
+stops serving its measurement slice and segment weights (`services.snapshots`). The audit log
+records it as a manual roll-out with the evidence of the recommendation it applied.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from offerlab.domain.model import Experiment
 from offerlab.domain.reports import AuditEntry
 from offerlab.errors import Conflict, NotFound
-from offerlab.services.bandits import ROLLOUT, WINNER_RECOMMENDED
+from offerlab.services.bandits import ROLLOUT, WINNER_RECOMMENDED, rollout_weights
 from offerlab.storage import audit
 from offerlab.storage import experiments as store
 
@@ -55,15 +56,6 @@ def apply_recommendation(
     audit.record(
         session, experiment_id=row.id, at=now, actor=actor, action=ROLLOUT, details=details
     )
-    return weights
-
-
-def rollout_weights(experiment: Experiment, winner: str) -> dict[str, float]:
-    """All traffic to `winner`, the control keeping its holdout share unless it won."""
-    holdout = experiment.bandit.holdout_share if winner != experiment.control else 0.0
-    weights = {variant.key: 0.0 for variant in experiment.variants}
-    weights[experiment.control] = holdout
-    weights[winner] = 1.0 - holdout
     return weights
 
 

@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from offerlab.domain.model import Experiment
@@ -31,7 +30,7 @@ from offerlab.storage import audit
 from offerlab.storage import experiments as store
 from offerlab.storage.aggregates import AggregateOptions, grouped_totals, percentile_order_value
 from offerlab.storage.db import session_scope
-from offerlab.storage.tables import AllocationRow, ExperimentRow
+from offerlab.storage.tables import ExperimentRow
 
 
 def experiment_report(
@@ -62,7 +61,7 @@ def build_report(
     detail: bool = True,
 ) -> ExperimentReport:
     experiment = store.to_domain(row)
-    history = _allocation_history(session, row.id)
+    history = store.allocation_history(session, row.id)
     options = aggregate_options(session, row.id, experiment)
     by_variant = _by_variant(session, row.id, options)
     totals = run.ordered_totals(experiment, by_variant)
@@ -114,23 +113,6 @@ def _bandit_results(
         history=history,
     )
     return bandit_results(experiment, totals)
-
-
-def _allocation_history(session: Session, experiment_id: int) -> tuple[AllocationEpoch, ...]:
-    """The allocation epochs, with the per-segment weights of contextual epochs."""
-    history = store.allocation_history(session, experiment_id)
-    rows = session.execute(
-        select(AllocationRow.version, AllocationRow.segment_weights).where(
-            AllocationRow.experiment_id == experiment_id
-        )
-    )
-    by_version = {version: weights for version, weights in rows if weights}
-    return tuple(
-        replace(epoch, segment_weights=by_version[epoch.version])
-        if epoch.version in by_version and not epoch.segment_weights
-        else epoch
-        for epoch in history
-    )
 
 
 def aggregate_options(

@@ -1,4 +1,15 @@
-"""The config snapshot SDKs evaluate locally (format: sdk/SPEC.md)."""
+"""The config snapshot SDKs evaluate locally (format: sdk/SPEC.md).
+
+A bandit's serving context (``measurement_bp``, ``segment_attribute``, ``segment_weights_bp``)
+comes from its stored options and its current allocation epoch, with one exception: once the
+current epoch is a roll-out (reason ``rollout``, written by ``auto_rollout`` or by applying the
+recommendation by hand), the experiment is sent without any serving context. The winner's
+weights (and the control's holdout) then serve every visitor whatever its segment: a uniform
+slice would keep serving the losing variants, and there is nothing left to learn from or to
+measure the bandit against. New units stop entering the slice (bar SDKs still holding an older
+snapshot), so its results keep the units of the bandit's learning phase; HTTP assign still
+keeps a visitor with a recorded exposure on that exposure's variant (sticky).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +26,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from offerlab.domain.model import BASIS_POINTS, AllocationKind, ExperimentStatus
+from offerlab.services.bandits import ROLLOUT
 from offerlab.storage import experiments as store
 from offerlab.storage.tables import AllocationRow, ExperimentRow
 from offerlab_sdk.bucketing import weights_to_bp
@@ -94,10 +106,10 @@ def _experiment_config(
 def _serving_context(row: ExperimentRow, allocation: AllocationRow | None) -> dict[str, Any]:
     """The optional snapshot fields of a bandit: measurement slice and per-segment weights.
 
-    Absent for fixed splits and for bandits that use neither, so their snapshots (and ETags)
-    stay as they were.
+    Absent for fixed splits, for bandits that use neither, so their snapshots (and ETags) stay
+    as they were, and for a rolled-out bandit (see the module doc).
     """
-    if not AllocationKind(row.allocation).is_bandit:
+    if not AllocationKind(row.allocation).is_bandit or _is_rolled_out(allocation):
         return {}
     options = row.bandit_options or {}
     fields: dict[str, Any] = {}
@@ -112,6 +124,10 @@ def _serving_context(row: ExperimentRow, allocation: AllocationRow | None) -> di
             str(value): list(_weights_bp(row, weights)) for value, weights in by_segment.items()
         }
     return fields
+
+
+def _is_rolled_out(allocation: AllocationRow | None) -> bool:
+    return allocation is not None and allocation.reason == ROLLOUT
 
 
 def _weights_bp(row: ExperimentRow, weights: dict[str, float]) -> tuple[int, ...]:

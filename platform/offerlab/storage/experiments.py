@@ -252,12 +252,21 @@ def has_allocation_reason(session: Session, experiment_id: int, reason: str) -> 
 
 
 def allocation_history(session: Session, experiment_id: int) -> tuple[AllocationEpoch, ...]:
+    """Every allocation epoch in version order, with the per-segment weights of contextual ones.
+
+    An epoch without segment weights (or with an empty mapping) has ``segment_weights`` None.
+    """
     rows = session.scalars(
         select(AllocationRow)
         .where(AllocationRow.experiment_id == experiment_id)
         .order_by(AllocationRow.version)
     )
     return tuple(
-        AllocationEpoch(version=r.version, started_at=as_utc(r.started_at), weights=r.weights)
+        AllocationEpoch(
+            version=r.version,
+            started_at=as_utc(r.started_at),
+            weights=r.weights,
+            segment_weights=r.segment_weights or None,
+        )
         for r in rows
     )
