@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 from scipy import stats
-from servicefixtures import auth
+from servicefixtures import auth, post_all_events
 
 KEY = "cart-upgrade-bandit"
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -164,14 +164,7 @@ def posted(client, api_keys, apply_yaml, sessions, clock):  # type: ignore[no-un
         store.add_allocation(session, experiment_id, WEIGHTS[2], now=SECOND_EPOCH, reason="test")
     events, units = simulate(np.random.default_rng(20261102))
     clock.now = SECOND_EPOCH + timedelta(days=2)
-    for start in range(0, len(events), 500):
-        response = client.post(
-            "/api/v1/events",
-            json={"events": events[start : start + 500]},
-            headers=auth(api_keys["sdk"]),
-        )
-        assert response.status_code == 200, response.get_json()
-        assert response.get_json()["rejected"] == []
+    post_all_events(client, api_keys["sdk"], events)
     response = client.get(f"/api/v1/experiments/{KEY}/results", headers=auth(api_keys["viewer"]))
     assert response.status_code == 200
     return response.get_json(), units.arrays()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from servicefixtures import auth
+from servicefixtures import auth, post_all_events
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 VARIANTS = ("none", "cheap", "premium")
@@ -95,14 +95,7 @@ def order_events(key: str, variant: str, orders: list[float]) -> list[dict]:
 
 
 def send(client, api_keys, events):  # type: ignore[no-untyped-def]
-    for start in range(0, len(events), 500):
-        response = client.post(
-            "/api/v1/events",
-            json={"events": events[start : start + 500]},
-            headers=auth(api_keys["sdk"]),
-        )
-        assert response.status_code == 200, response.get_json()
-        assert response.get_json()["rejected"] == []
+    post_all_events(client, api_keys["sdk"], events)
 
 
 def send_arms(client, api_keys, key, arms):  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from servicefixtures import auth
+from servicefixtures import auth, post_all_events
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 KEYS = ("none", "case", "charger")
@@ -86,14 +86,7 @@ def unit_events(
 
 
 def send(client, api_keys, events):  # type: ignore[no-untyped-def]
-    for start in range(0, len(events), 500):
-        response = client.post(
-            "/api/v1/events",
-            json={"events": events[start : start + 500]},
-            headers=auth(api_keys["sdk"]),
-        )
-        assert response.status_code == 200, response.get_json()
-        assert response.get_json()["rejected"] == []
+    post_all_events(client, api_keys["sdk"], events)
 
 
 def update(app, sessions, clock, seed=1):  # type: ignore[no-untyped-def]

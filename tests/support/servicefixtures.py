@@ -144,3 +144,13 @@ def api_keys(sessions) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 def auth(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def post_all_events(client, secret: str, events: list, *, batch: int = 500) -> None:  # type: ignore[no-untyped-def]
+    """Post `events` through the events API in batches; every event must be accepted."""
+    for start in range(0, len(events), batch):
+        response = client.post(
+            "/api/v1/events", json={"events": events[start : start + batch]}, headers=auth(secret)
+        )
+        assert response.status_code == 200, response.get_json()
+        assert response.get_json()["rejected"] == []
