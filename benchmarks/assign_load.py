@@ -2,13 +2,16 @@
 same gunicorn settings, measured by wrk in the same run.
 
     python benchmarks/assign_load.py [--workers 2] [--threads 4] [--duration 10] [--connections 16]
+        [--rounds 3] [--no-track-impression] [--log-level WARNING]
 
 Both servers run as `gunicorn` gthread workers on 127.0.0.1. offerlab runs as `offerlab serve`
 (production mode) on a SQLite database holding the shipped example experiments; wrk posts a JSON
 assign request with an sdk key for a new visitor id on every request (each one a first assignment
 that records the impression; `--no-track-impression` leaves that to the SDK's event batches).
-The bare endpoint parses the same JSON body and answers a JSON
-object of the same shape. The script prints requests/s and p50/p99 latency of both and the ratio.
+The bare endpoint parses the same JSON body and answers a JSON object of the same shape. The
+two servers take turns (`--rounds` wrk runs each, alternating) so a change in the machine's load
+falls on both. The script prints requests/s and p50/p99 latency of both, the ratio, and the CPU
+time the server processes spent per request (a figure that other load on the machine moves less).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENT = "cart-accessory-cross-sell"
 TARGET_RATIO = 0.66
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRK_SCRIPT = """
 -- A new visitor id on every request: thread number and a per-thread counter.
 local threads = 0
@@ -135,21 +140,21 @@ def launch(command: list[str], port: int, env: dict[str, str]) -> Server:
     raise SystemExit(f"server did not start: {command}")
 
 
-def offerlab_env(database_url: str, workers: int, threads: int, **extra: str) -> dict[str, str]:
+def offerlab_env(database_url: str, args: argparse.Namespace, **extra: str) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
-        "OFFERLAB_WORKERS": str(workers),
-        "OFFERLAB_THREADS": str(threads),
+        "OFFERLAB_WORKERS": str(args.workers),
+        "OFFERLAB_THREADS": str(args.threads),
         "OFFERLAB_BANDIT_UPDATE_CHECK_SECONDS": "0",
-        "OFFERLAB_LOG_LEVEL": "WARNING",
+        "OFFERLAB_LOG_LEVEL": args.log_level,
         **extra,
     }
 
 
-def start_offerlab(database_url: str, workers: int, threads: int, **extra: str) -> Server:
+def start_offerlab(database_url: str, args: argparse.Namespace, **extra: str) -> Server:
     port = free_port()
     command = [sys.executable, "-m", "offerlab", "serve", "--port", str(port)]
-    return launch(command, port, offerlab_env(database_url, workers, threads, **extra))
+    return launch(command, port, offerlab_env(database_url, args, **extra))
 
 
 def prepare_database(database_url: str, *, experiments: bool) -> str:
@@ -226,7 +231,64 @@ def print_result(name: str, result: WrkResult) -> None:
     )
 
 
-def measure(args: argparse.Namespace, workdir: Path) -> tuple[WrkResult, WrkResult]:
+def process_tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (from /proc)."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            # Fields after the command name: state is the first, utime the 12th, stime the 13th.
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the process ended while it was being read
+    return total
+
+
+@dataclass
+class Measured:
+    """One server's wrk rounds, with the server's CPU time spent on each."""
+
+    rounds: list[WrkResult]
+    cpu_seconds: float
+
+    @property
+    def requests_per_second(self) -> float:
+        seconds = sum(r.requests / r.requests_per_second for r in self.rounds)
+        return sum(r.requests for r in self.rounds) / seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_seconds / sum(r.requests for r in self.rounds)
+
+    def summary(self) -> WrkResult:
+        """All rounds as one: their overall rate, and the median of their p50 and p99."""
+        return WrkResult(
+            self.requests_per_second,
+            statistics.median(r.p50_ms for r in self.rounds),
+            statistics.median(r.p99_ms for r in self.rounds),
+            sum(r.requests for r in self.rounds),
+            sum(r.errors for r in self.rounds),
+        )
+
+
+def run_round(
+    server: Server,
+    url: str,
+    script: Path,
+    args: argparse.Namespace,
+    headers: dict[str, str],
+    measured: Measured,
+) -> None:
+    cpu_before = process_tree_cpu_seconds(server.process.pid)
+    measured.rounds.append(run_wrk(url, script, args, headers))
+    measured.cpu_seconds += process_tree_cpu_seconds(server.process.pid) - cpu_before
+
+
+def measure(args: argparse.Namespace, workdir: Path) -> tuple[Measured, Measured]:
     database_url = f"sqlite:///{workdir / 'assign.db'}"
     secret = prepare_database(database_url, experiments=True)
     script = workdir / "assign.lua"
@@ -234,24 +296,26 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[WrkResult, WrkResu
     script.write_text(WRK_SCRIPT.replace("EXPERIMENT", EXPERIMENT).replace("TRACK", track))
     json_headers = {"Content-Type": "application/json"}
     # The per-key assign limit stays on, set high enough never to refuse the benchmark.
-    offerlab = start_offerlab(
-        database_url, args.workers, args.threads, OFFERLAB_RATE_LIMIT_ASSIGN="100000000/minute"
-    )
+    offerlab = start_offerlab(database_url, args, OFFERLAB_RATE_LIMIT_ASSIGN="100000000/minute")
     bare_port = free_port()
     bare = launch(
         [sys.executable, __file__, "--serve-bare", str(bare_port)],
         bare_port,
         {"OFFERLAB_WORKERS": str(args.workers), "OFFERLAB_THREADS": str(args.threads)},
     )
+    assign_headers = {**json_headers, "Authorization": f"Bearer {secret}"}
+    assign_url = f"http://127.0.0.1:{offerlab.port}/api/v1/assign"
+    bare_measured, assign_measured = Measured([], 0.0), Measured([], 0.0)
     try:
-        bare_result = run_wrk(f"http://127.0.0.1:{bare_port}/assign", script, args, json_headers)
-        assign_headers = {**json_headers, "Authorization": f"Bearer {secret}"}
-        assign_url = f"http://127.0.0.1:{offerlab.port}/api/v1/assign"
-        assign_result = run_wrk(assign_url, script, args, assign_headers)
+        # Alternating rounds, so a change in the machine's load hits both servers alike.
+        for _round in range(args.rounds):
+            bare_url = f"http://127.0.0.1:{bare_port}/assign"
+            run_round(bare, bare_url, script, args, json_headers, bare_measured)
+            run_round(offerlab, assign_url, script, args, assign_headers, assign_measured)
     finally:
         offerlab.stop()
         bare.stop()
-    return assign_result, bare_result
+    return assign_measured, bare_measured
 
 
 def main() -> None:
@@ -260,12 +324,21 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating wrk runs per server (bare first)"
+    )
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument(
         "--no-track-impression",
         dest="track_impression",
         action="store_false",
         help="assign without recording the impression (the SDK then reports it via /events)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="offerlab's log level: INFO writes the JSON access line of every request (to "
+        "/dev/null here); WARNING, the default, skips them",
     )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -282,14 +355,22 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"gunicorn gthread, {args.workers} workers x {args.threads} threads; wrk "
-        f"-t{args.wrk_threads} -c{args.connections} -d{args.duration}s; "
-        f"track_impression={'true' if args.track_impression else 'false'}"
+        f"-t{args.wrk_threads} -c{args.connections} -d{args.duration}s x {args.rounds} rounds; "
+        f"track_impression={'true' if args.track_impression else 'false'}; "
+        f"offerlab log level {args.log_level}"
     )
-    print_result("bare Flask JSON", bare_result)
-    print_result("offerlab /api/v1/assign", assign_result)
+    for name, measured in (
+        ("bare Flask JSON", bare_result),
+        ("offerlab /api/v1/assign", assign_result),
+    ):
+        rates = ", ".join(f"{r.requests_per_second:,.0f}" for r in measured.rounds)
+        print_result(name, measured.summary())
+        print(f"    rounds {rates} req/s; server CPU {measured.cpu_ms_per_request:.3f} ms/request")
     ratio = assign_result.requests_per_second / bare_result.requests_per_second
     verdict = "PASS" if ratio >= TARGET_RATIO else "MISS"
     print(f"ratio assign / bare: {ratio:.2f}x (target >= {TARGET_RATIO}x) {verdict}")
+    cpu_ratio = bare_result.cpu_ms_per_request / assign_result.cpu_ms_per_request
+    print(f"server CPU per request, bare / assign: {cpu_ratio:.2f}x (less sensitive to the load)")
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def measure(
     args: argparse.Namespace,
 ) -> None:
     secret = prepare_database(service_url, experiments=True)
-    server = start_offerlab(service_url, args.workers, args.threads, OFFERLAB_RATE_LIMIT_EVENTS="")
+    server = start_offerlab(service_url, args, OFFERLAB_RATE_LIMIT_EVENTS="")
     try:
         service_seconds = post_all(f"http://127.0.0.1:{server.port}", secret, batches, args.clients)
     finally:
@@ -244,6 +244,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument(
+        "--log-level", default="INFO", help="offerlab's log level (INFO logs every request)"
+    )
     args = parser.parse_args()
     batches = make_batches(args.events)
     workdir = Path(tempfile.mkdtemp(prefix="offerlab-ingest-load-"))

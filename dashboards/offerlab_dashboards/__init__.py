@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from offerlab_dashboards.login import AUTHENTICATOR_KEY, Authenticate
+from offerlab_dashboards.login import AUTHENTICATOR_KEY, Authenticate, install_lazy_sessions
 from offerlab_dashboards.source import ReportSource
 from offerlab_dashboards.views import EXTENSION_KEY, DashboardConfig, bp
 
@@ -32,4 +32,5 @@ def init_app(
     app.extensions[EXTENSION_KEY] = config
     if authenticate is not None:
         app.extensions[AUTHENTICATOR_KEY] = authenticate
+        install_lazy_sessions(app)
     app.register_blueprint(bp, url_prefix=url_prefix)

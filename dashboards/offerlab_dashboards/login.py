@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -18,6 +19,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 
 READER_ROLES = frozenset({"viewer", "admin"})
 SESSION_ROLE = "dashboard_role"
@@ -26,6 +29,22 @@ AUTHENTICATOR_KEY = "offerlab_dashboards.authenticate"
 OPEN_ENDPOINTS = frozenset({"dashboards.login", "dashboards.static"})
 
 Authenticate = Callable[[str], str | None]
+
+
+class LazyCookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the cookie signer for a request that
+    carries no session cookie (every API call opens the session, and the signer costs ~0.1 ms)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+def install_lazy_sessions(app: Flask) -> None:
+    """Open the sign-in cookie lazily, unless the app brought a session interface of its own."""
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = LazyCookieSessionInterface()
 
 
 def install_sign_in(bp: Blueprint) -> None:

@@ -30,16 +30,25 @@ class Settings(BaseSettings):
         description="How often running experiments with auto_pause_on_guardrail are checked "
         "(by the same background thread); 0 disables it (use `offerlab guardrails check`).",
     )
+    rollup_refresh_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often the background thread recomputes the per-unit rollups of the "
+        "visitors whose events arrived since the last refresh, so results requests rarely do it "
+        "(they still refresh what is left, so results stay exact); 0 leaves it to the requests.",
+    )
     snapshot_max_age_seconds: int = Field(
         default=5, description="Cache-Control max-age of snapshots."
     )
     rate_limit_events: str = Field(
         default="1200/minute",
-        description="Event batches per API key (Flask-Limiter syntax); empty disables the limit.",
+        description="Event batches per API key (`limits` syntax: 1200/minute, several joined "
+        "by ;); empty disables the limit.",
     )
     rate_limit_assign: str = Field(
         default="60000/minute",
-        description="Assign calls per API key (Flask-Limiter syntax); empty disables the limit.",
+        description="Assign calls per API key (`limits` syntax: 60000/minute, several joined "
+        "by ;); empty disables the limit.",
     )
     rate_limit_storage: str = Field(
         default="memory://",

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 CLIENTS = 6
 BATCH = 1000  # the largest batch: the server works long on each, so some are in flight
-BATCHES_PER_CLIENT = 20  # more than a client can send before the SIGTERM
+BATCHES_PER_CLIENT = 1000  # far more than a client can send before the SIGTERM
 STREAM_BEFORE_SIGTERM_SECONDS = 1.5
 GRACEFUL_TIMEOUT_SECONDS = 30  # offerlab serve's gunicorn setting
 
@@ -49,19 +49,23 @@ class Stream(threading.Thread):
         self.url, self.sigterm_at = url, sigterm_at
         self.headers = {**headers, "Content-Type": "application/json"}
         self.outcome = Outcome()
-        # Encoded up front: the clients' threads share one interpreter, and encoding while the
-        # SIGTERM lands would leave no request in the server.
-        self.batches = [
-            order_batch(f"c{number}-b{sequence}", BATCH) for sequence in range(BATCHES_PER_CLIENT)
-        ]
-        self.bodies = [json.dumps({"events": batch}).encode() for batch in self.batches]
+        # One batch encoded up front and renamed per send with a bytes replace: the clients'
+        # threads share one interpreter, and encoding while the SIGTERM lands would leave no
+        # request in the server.
+        self.template_prefix = f"c{number}-b{0:05d}"
+        template = order_batch(self.template_prefix, BATCH)
+        self.template_ids = event_ids(template)
+        self.template_body = json.dumps({"events": template}).encode()
 
     def run(self) -> None:
-        for batch, body in zip(self.batches, self.bodies, strict=True):
-            if not self.send(batch, body):
+        for sequence in range(BATCHES_PER_CLIENT):
+            prefix = self.template_prefix[:-5] + f"{sequence:05d}"
+            body = self.template_body.replace(self.template_prefix.encode(), prefix.encode())
+            ids = {i.replace(self.template_prefix, prefix) for i in self.template_ids}
+            if not self.send(ids, body):
                 return
 
-    def send(self, batch: list[dict], body: bytes) -> bool:
+    def send(self, ids: set[str], body: bytes) -> bool:
         sent_at = time.monotonic()
         try:
             response = httpx.post(self.url, content=body, headers=self.headers, timeout=20)
@@ -69,13 +73,13 @@ class Stream(threading.Thread):
             self.outcome.refused += 1
             return False
         except httpx.TransportError:
-            self.outcome.broken.append(event_ids(batch))
+            self.outcome.broken.append(ids)
             return False
         if response.status_code != 200:
             self.outcome.other_statuses.append(response.status_code)
             return False
         assert response.json()["accepted"] == BATCH
-        self.outcome.acknowledged |= event_ids(batch)
+        self.outcome.acknowledged |= ids
         if self.sigterm_at and sent_at < self.sigterm_at[0]:
             self.outcome.answered_after_sigterm += 1
         return True

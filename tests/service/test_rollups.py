@@ -359,3 +359,105 @@ def test_ingest_transactions_committing_around_a_refresh_stay_exact(
     late.close()
     assert units_and_revenue() == (1, 50.0)
     assert assert_rollups_match_events(sessions, experiments) > 0
+
+
+SEGMENT_VALUES: list[Any] = [
+    "gold",
+    "",
+    3,
+    -7,
+    0,
+    True,
+    False,
+    2.0,
+    0.30000000000000004,
+    1e20,
+    None,
+]
+
+
+def segment_counts(sessions, experiment_id: int, *, learning_only: bool) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Units per segment text, read from the rollups and from the raw events."""
+    from offerlab.storage.aggregates import (
+        AggregateOptions,
+        grouped_totals_from_events,
+        grouped_totals_from_rollups,
+    )
+    from offerlab.storage.db import session_scope
+
+    options = AggregateOptions(168, segment="tier", learning_only=learning_only)
+    counts = {}
+    with session_scope(sessions) as session:
+        for source, read in (
+            ("rollups", grouped_totals_from_rollups),
+            ("events", grouped_totals_from_events),
+        ):
+            grouped = read(session, experiment_id, options, group="segment")
+            by_segment: dict[Any, int] = {}
+            for (_variant, segment), totals in grouped.items():
+                by_segment[segment] = by_segment.get(segment, 0) + totals.units
+            counts[source] = by_segment
+    return counts
+
+
+def test_segment_values_read_as_the_sdk_serves_them(sessions, experiments):  # type: ignore[no-untyped-def]
+    from offerlab_sdk.context import segment_value
+
+    traffic = Traffic(9)
+    batch = []
+    for index, value in enumerate([*SEGMENT_VALUES, "absent"]):
+        event = traffic.impression("warranty", f"tier-shopper-{index}", START + timedelta(days=1))
+        event["measurement"] = False
+        event["attributes"] = {} if value == "absent" else {"tier": value}
+        batch.append(event)
+    ingest(sessions, batch)
+
+    served = segment_counts(sessions, experiments["warranty"], learning_only=True)
+    expected_served: dict[Any, int] = {}
+    for value in [*SEGMENT_VALUES, None]:
+        key = segment_value(value)
+        expected_served[key] = expected_served.get(key, 0) + 1
+    assert served["rollups"] == served["events"] == expected_served
+    assert {"true", "false", "3", "-7", "0", "gold", ""} <= set(expected_served)
+
+    analysed = segment_counts(sessions, experiments["warranty"], learning_only=False)
+    # Analysis keeps floats visible, as the JSON text they were stored with.
+    floats = {"2.0": 1, "0.30000000000000004": 1, "1e+20": 1}
+    expected_analysis = dict(expected_served, **floats)
+    expected_analysis[None] -= len(floats)
+    assert analysed["rollups"] == analysed["events"] == expected_analysis
+
+
+def test_the_background_thread_refreshes_the_rollups(sessions, experiments, monkeypatch):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from offerlab.api import app as app_module
+    from offerlab.settings import Settings
+
+    class StopLoop(Exception):
+        pass
+
+    def stop_after_one_round(_seconds: float) -> None:
+        raise StopLoop
+
+    def pending_marks() -> int:
+        with sessions() as session:
+            return int(session.scalar(text("SELECT COUNT(*) FROM rollup_marks")))
+
+    [batch] = Traffic(10).batches(visitors=30, count=1)
+    ingest(sessions, batch)
+    assert pending_marks() > 0
+    settings = Settings(rollup_refresh_seconds=0, bandit_update_check_seconds=5)
+    ctx = SimpleNamespace(settings=settings, sessions=sessions, clock=lambda: NOW, snapshots=None)
+    monkeypatch.setattr(app_module.time, "sleep", stop_after_one_round)
+    with pytest.raises(StopLoop):
+        app_module.BanditUpdater(ctx).run()  # type: ignore[arg-type]
+    assert pending_marks() > 0, "0 leaves the refresh to the results requests"
+
+    ctx.settings = Settings(rollup_refresh_seconds=30, bandit_update_check_seconds=5)
+    with pytest.raises(StopLoop):
+        app_module.BanditUpdater(ctx).run()  # type: ignore[arg-type]
+    assert pending_marks() == 0
+    rollups, exposures = rollup_and_exposure_counts(sessions)
+    assert rollups == exposures > 10
+    assert assert_rollups_match_events(sessions, experiments) > 0

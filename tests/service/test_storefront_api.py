@@ -313,3 +313,16 @@ def test_an_impression_records_its_eligible_variants_and_measurement_slice(
     assert rows["narrowed"].measurement is True
     assert rows["plain"].eligible is None
     assert rows["plain"].measurement is False
+
+
+def test_api_calls_never_build_the_dashboard_cookie_signer(client, applied, api_keys, monkeypatch):
+    from flask.sessions import SecureCookieSessionInterface
+
+    def no_signer(_interface, _app):  # type: ignore[no-untyped-def]
+        raise AssertionError("the session cookie signer was built for an API call")
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "get_signing_serializer", no_signer)
+    body = {"experiment": CHECKOUT, "visitor_id": "shopper-no-cookie"}
+    response = client.post("/api/v1/assign", json=body, headers=auth(api_keys["sdk"]))
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers

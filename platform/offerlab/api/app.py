@@ -25,6 +25,7 @@ from offerlab.services.monitor import enforce_guardrails
 from offerlab.services.reporting import DatabaseReports
 from offerlab.settings import Settings
 from offerlab.storage.db import session_scope
+from offerlab.storage.rollups import refresh_rollups
 
 log = logging.getLogger(__name__)
 
@@ -84,21 +85,43 @@ def _start_bandit_updates_on_first_request(app: Flask, ctx: Services) -> None:
 
 
 class BanditUpdater(threading.Thread):
-    """Re-weights due bandit experiments every few seconds in the background, and checks the
-    guardrails of auto-pausing experiments every `guardrail_check_seconds`."""
+    """The service's background work: re-weights due bandit experiments every
+    `bandit_update_check_seconds`, checks the guardrails of auto-pausing experiments every
+    `guardrail_check_seconds` and refreshes the per-unit rollups every `rollup_refresh_seconds`,
+    so that results requests rarely find marked units left to recompute."""
 
     def __init__(self, ctx: Services) -> None:
         super().__init__(name="offerlab-bandit-updater", daemon=True)
         self._ctx = ctx
         self._rng = np.random.default_rng()
         self._next_guardrail_check = 0.0
+        self._next_rollup_refresh = 0.0
 
     def run(self) -> None:
-        interval = self._ctx.settings.bandit_update_check_seconds
+        settings = self._ctx.settings
+        bandit_interval = settings.bandit_update_check_seconds
+        intervals = (bandit_interval, settings.rollup_refresh_seconds)
+        tick = min((interval for interval in intervals if interval > 0), default=5.0)
+        next_bandit_update = 0.0
         while True:
-            self.run_once()
+            if bandit_interval > 0 and time.monotonic() >= next_bandit_update:
+                next_bandit_update = time.monotonic() + bandit_interval
+                self.run_once()
             self.check_guardrails_when_due()
-            time.sleep(interval)
+            self.refresh_rollups_when_due()
+            time.sleep(tick)
+
+    def refresh_rollups_when_due(self) -> None:
+        """Recompute the units marked since the last refresh, when the interval has passed."""
+        interval = self._ctx.settings.rollup_refresh_seconds
+        if interval <= 0 or time.monotonic() < self._next_rollup_refresh:
+            return
+        self._next_rollup_refresh = time.monotonic() + interval
+        try:
+            with session_scope(self._ctx.sessions) as session:
+                refresh_rollups(session)
+        except (IntegrityError, OperationalError) as error:
+            log.warning("rollup refresh skipped: %s", error)
 
     def check_guardrails_when_due(self) -> None:
         interval = self._ctx.settings.guardrail_check_seconds

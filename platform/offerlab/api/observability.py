@@ -72,12 +72,15 @@ def init_observability(app: Flask, metrics: Metrics) -> None:
         g.request_id = _incoming_request_id() or uuid.uuid4().hex
         g.started = time.perf_counter()
 
+    request_counts = _LabelledChildren(metrics.requests)
+    latencies = _LabelledChildren(metrics.latency)
+
     @app.after_request
     def _finish(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(elapsed)
+        request_counts.child(request.method, route, str(response.status_code)).inc()
+        latencies.child(request.method, route).observe(elapsed)
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         _access_log.info(
             "request",
@@ -93,6 +96,21 @@ def init_observability(app: Flask, metrics: Metrics) -> None:
             },
         )
         return response
+
+
+class _LabelledChildren:
+    """A metric's children by label values, kept so a request skips `labels()` (its checks and
+    lock); routes, methods and statuses are few, so the map stays small."""
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self._metric = metric
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def child(self, *values: str) -> Any:
+        found = self._children.get(values)
+        if found is None:
+            found = self._children.setdefault(values, self._metric.labels(*values))
+        return found
 
 
 def metrics_view(metrics: Metrics) -> Callable[[], Response]:

@@ -40,8 +40,7 @@ from offerlab.services.ingest import event_row
 from offerlab.services.snapshots import Snapshot
 from offerlab.storage import experiments as store
 from offerlab.storage.db import session_scope
-from offerlab.storage.events import find_exposure
-from offerlab.storage.tables import ExposureRow
+from offerlab.storage.events import FirstExposure, find_exposure
 from offerlab_sdk.snapshot import ExperimentConfig
 
 FIRST_ALLOCATION_VERSION = 1
@@ -114,7 +113,7 @@ def _hash_is_sticky(config: ExperimentConfig, assignment: Assignment) -> bool:
 
 
 def _sticky_assignment(
-    config: ExperimentConfig, exposure: ExposureRow, assignment: Assignment
+    config: ExperimentConfig, exposure: FirstExposure, assignment: Assignment
 ) -> Assignment:
     variant = config.variant_by_key[exposure.variant_key]
     return replace(
@@ -131,6 +130,8 @@ def _sticky_assignment(
 
 
 def _check_ineligible(config: ExperimentConfig, ineligible: Collection[str]) -> None:
+    if not ineligible:
+        return
     unknown = sorted(set(ineligible) - set(config.variant_by_key))
     if unknown:
         raise InvalidRequest(f"ineligible: {unknown[0]!r} is not a variant of {config.key!r}")

@@ -109,12 +109,13 @@ def ingest_batch(
     result = IngestResult()
     experiments = experiment_variants(session)
     rows: list[dict[str, Any]] = []
+    received_at_ms = to_ms(now)
     for index, (raw, parsed) in enumerate(zip(raw_events, _parse(raw_events), strict=True)):
         event, reason = _validate(raw, parsed, experiments, now)
         if event is None:
             result.rejected.append(Rejection(index, _event_id_of(raw), reason))
         else:
-            rows.append(_to_row(event, experiments, now, key_id))
+            rows.append(_to_row(event, experiments, received_at_ms, key_id))
     inserted = store_event_rows(session, _first_of_each_event_id(rows))
     result.accepted = len(inserted)
     result.duplicates = len(rows) - len(inserted)
@@ -187,32 +188,32 @@ def _event_id_of(raw: Any) -> str | None:
 def _to_row(
     event: AnyEvent,
     experiments: Mapping[str, tuple[int, frozenset[str]]],
-    now: datetime,
+    received_at_ms: int,
     key_id: int,
 ) -> dict[str, Any]:
-    row = event_row(
-        event_id=event.event_id,
-        kind=event.type,
-        visitor_id=event.visitor_id,
-        timestamp=event.timestamp,
-        received_at=now,
-        attributes=event.attributes,
-        key_id=key_id,
-    )
-    if isinstance(event, _ExperimentEvent):
-        row["experiment_id"] = experiments[event.experiment][0]
-        row["variant_key"] = event.variant
-        row["allocation_version"] = event.allocation_version
-        row["probability"] = event.probability
-    if isinstance(event, ImpressionEvent):
-        row["eligible"] = sorted(set(event.eligible)) if event.eligible is not None else None
-        row["measurement"] = event.measurement
-    if isinstance(event, AcceptanceEvent | OrderEvent | RefundEvent):
-        row["value"] = event.value
-        row["currency"] = event.currency
-    if isinstance(event, OrderEvent | RefundEvent):
-        row["order_id"] = event.order_id
-    return row
+    # The row `event_row` builds, written out in one literal: this runs for every event. The
+    # fields are read from the model's __dict__: a missing attribute costs pydantic an exception.
+    fields = event.__dict__
+    experiment = fields.get("experiment")
+    eligible = fields.get("eligible")
+    return {
+        "key_id": key_id,
+        "event_id": event.event_id,
+        "kind": event.type,
+        "experiment_id": None if experiment is None else experiments[experiment][0],
+        "variant_key": fields.get("variant"),
+        "visitor_id": event.visitor_id,
+        "ts_ms": to_ms(event.timestamp),
+        "value": fields.get("value"),
+        "currency": fields.get("currency"),
+        "order_id": fields.get("order_id"),
+        "allocation_version": fields.get("allocation_version"),
+        "probability": fields.get("probability"),
+        "attributes": event.attributes or None,
+        "received_at_ms": received_at_ms,
+        "eligible": None if eligible is None else sorted(set(eligible)),
+        "measurement": fields.get("measurement"),
+    }
 
 
 def event_row(

@@ -31,7 +31,12 @@ from sqlalchemy.orm import Session
 
 from offerlab.domain.stats.sufficient import VariantTotals
 from offerlab.storage.rollups import rollup_ready
-from offerlab.storage.unit_sums import UNIT_EVENTS_JOIN, UNIT_SUMS
+from offerlab.storage.unit_sums import (
+    UNIT_EVENTS_JOIN,
+    UNIT_SUMS,
+    UNIT_VALUE_COLUMNS,
+    UNIT_VALUES_SQL,
+)
 
 Grouping = Literal["segment", "day", "epoch", "propensity"]
 DAY_MS = 86_400_000
@@ -41,7 +46,7 @@ NO_NUMBER = "CAST(NULL AS DOUBLE PRECISION)"
 
 _RAW_UNITS = (
     """
-WITH units AS (
+WITH unit_sums AS (
     SELECT x.variant_key,
            x.first_ts_ms,
            x.allocation_version,
@@ -55,12 +60,26 @@ WITH units AS (
     + """
     WHERE x.experiment_id = :experiment_id{learning_only}
     GROUP BY x.experiment_id, x.visitor_id
+), units AS (
+    SELECT u.variant_key,
+           u.first_ts_ms,
+           u.allocation_version,
+           u.probability,
+           u.segment,
+           u.covariate,
+           u.orders_capped,
+"""
+    + UNIT_VALUES_SQL
+    + """
+    FROM unit_sums u
 )
 """
 )
 
 # The rollup holds uncapped sums, so it serves only queries without a cap (see storage.rollups).
-_ROLLUP_UNITS = """
+# The attributes stay in `exposures` (alias `a`), joined only for a segment or a covariate.
+_ROLLUP_UNITS = (
+    """
 WITH units AS (
     SELECT x.variant_key,
            x.first_ts_ms,
@@ -68,19 +87,16 @@ WITH units AS (
            x.probability,
            {segment} AS segment,
            {covariate} AS covariate,
-           x.impressions,
-           x.acceptances,
-           x.acceptance_value,
-           x.orders,
-           0 AS orders_capped,
-           x.revenue,
-           x.order_value_sq,
-           x.refunds,
-           x.refund_value
-    FROM unit_rollups x
+           """
+    + ", ".join(f"x.{column}" for column in UNIT_VALUE_COLUMNS)
+    + """
+    FROM unit_rollups x{attributes_join}
     WHERE x.experiment_id = :experiment_id{learning_only}
 )
 """
+)
+_ATTRIBUTES_JOIN = """
+    JOIN exposures a ON a.experiment_id = x.experiment_id AND a.visitor_id = x.visitor_id"""
 
 _TOTALS = """
 SELECT variant_key,
@@ -88,20 +104,20 @@ SELECT variant_key,
        {group2} AS grp2,
        COUNT(*) AS units,
        SUM(impressions) AS impressions,
-       SUM(CASE WHEN acceptances > 0 THEN 1 ELSE 0 END) AS converted_units,
+       SUM(converted) AS converted_units,
        SUM(acceptances) AS acceptances,
        SUM(acceptance_value) AS acceptance_value_sum,
-       SUM(acceptance_value * acceptance_value) AS acceptance_value_sum_sq,
+       SUM(acceptance_value_sq) AS acceptance_value_sum_sq,
        SUM(orders) AS orders,
        SUM(revenue) AS order_value_sum,
        SUM(order_value_sq) AS order_value_sum_sq,
-       SUM(revenue * revenue) AS revenue_sum_sq,
-       SUM(orders * orders) AS orders_sum_sq,
-       SUM(revenue * orders) AS revenue_orders_sum_prod,
-       SUM(CASE WHEN refunds > 0 THEN 1 ELSE 0 END) AS refunded_units,
+       SUM(revenue_sq) AS revenue_sum_sq,
+       SUM(orders_sq) AS orders_sum_sq,
+       SUM(revenue_orders) AS revenue_orders_sum_prod,
+       SUM(refunded) AS refunded_units,
        SUM(refunds) AS refunds,
        SUM(refund_value) AS refund_value,
-       SUM(orders_capped) AS orders_capped,
+       {orders_capped} AS orders_capped,
        {covariate_sums}
 FROM units
 GROUP BY variant_key{group_by}
@@ -151,6 +167,13 @@ class AggregateOptions:
     @property
     def window_ms(self) -> int:
         return self.attribution_window_hours * 3_600_000
+
+    @property
+    def segments_as_served(self) -> bool:
+        """Group segment values exactly as the SDK serves per-segment weights (a float is no
+        segment): the bandit's learning view (`learning_only`) learns per served segment, while
+        analysis shows float values as text."""
+        return self.learning_only
 
 
 def variant_totals(
@@ -217,15 +240,27 @@ def _grouped(
     units: str,
 ) -> dict[tuple[str, Any], VariantTotals]:
     dialect = session.get_bind().dialect.name
+    from_rollups = units is _ROLLUP_UNITS
+    # The raw path reads the attributes from `exposures x`, the rollup path joins them as `a`.
+    table = "a" if from_rollups else "x"
+    segment = (
+        segment_text(dialect, "segment_name", table, as_served=options.segments_as_served)
+        if options.segment
+        else NO_TEXT
+    )
     sql = (units + _TOTALS).format(
-        segment=_text_attribute(dialect, "segment_name") if options.segment else NO_TEXT,
-        covariate=_number_attribute(dialect, "covariate_name") if options.covariate else NO_NUMBER,
+        segment=segment,
+        covariate=(
+            _number_attribute(dialect, "covariate_name", table) if options.covariate else NO_NUMBER
+        ),
+        attributes_join=_ATTRIBUTES_JOIN if options.segment or options.covariate else "",
         value=_capped("e.value", options.order_value_cap),
         over_cap="e.value > :cap" if options.order_value_cap is not None else "1 = 0",
         group=_GROUP_EXPRESSIONS[group][0] if group else "NULL",
         group2=_GROUP_EXPRESSIONS[group][1] if group == "propensity" else "NULL",
         group_by="".join(f", {expression}" for expression in _GROUP_EXPRESSIONS[group]),
         learning_only=" AND x.measurement = FALSE" if options.learning_only else "",
+        orders_capped="0" if from_rollups else "SUM(orders_capped)",
         covariate_sums=_COVARIATE_SUMS if options.covariate else _NO_COVARIATE_SUMS,
     )
     parameters: dict[str, Any] = {"experiment_id": experiment_id, "window_ms": options.window_ms}
@@ -289,22 +324,45 @@ def _capped(column: str, cap: float | None) -> str:
     return f"(CASE WHEN {column} > :cap THEN :cap ELSE {column} END)"
 
 
-def _text_attribute(dialect: str, parameter: str) -> str:
+def segment_text(dialect: str, parameter: str, table: str = "x", *, as_served: bool) -> str:
+    """SQL for a segment attribute's value as text, the same on both databases.
+
+    Strings as they are, integers in decimal, booleans as "true"/"false", like the SDK's
+    `segment_value`; null (or absent) is NULL. A float is its JSON text as stored ("2.0",
+    "0.30000000000000004", "1e+20") for analysis, NULL `as_served` (the SDK serves no segment
+    for a float, so the bandit must not learn one).
+    """
+    attributes = f"{table}.attributes"
     if dialect == "postgresql":
-        return f"(x.attributes ->> CAST(:{parameter} AS TEXT))"
-    return f"CAST(json_extract(x.attributes, :{parameter}) AS TEXT)"
+        element = f"({attributes} -> CAST(:{parameter} AS TEXT))"
+        value = f"({attributes} ->> CAST(:{parameter} AS TEXT))"
+        number = f"CASE WHEN {value} ~ '^-?[0-9]+$' THEN {value} END" if as_served else value
+        return (
+            f"(CASE json_typeof({element}) WHEN 'string' THEN {value} "
+            f"WHEN 'boolean' THEN {value} WHEN 'number' THEN {number} END)"
+        )
+    # json_extract gives 1 for true and 2.0's REAL; `->` gives the JSON text as stored.
+    element = f"({attributes} -> :{parameter})"
+    real = "" if as_served else f" WHEN 'real' THEN {element}"
+    return (
+        f"(CASE json_type({attributes}, :{parameter}) "
+        f"WHEN 'text' THEN json_extract({attributes}, :{parameter}) "
+        f"WHEN 'integer' THEN {element} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+        f"{real} END)"
+    )
 
 
-def _number_attribute(dialect: str, parameter: str) -> str:
+def _number_attribute(dialect: str, parameter: str, table: str) -> str:
     """The attribute as a number, NULL when absent or not numeric (never a cast error)."""
+    attributes = f"{table}.attributes"
     if dialect == "postgresql":
         return (
-            f"(CASE WHEN json_typeof(x.attributes -> CAST(:{parameter} AS TEXT)) = 'number' "
-            f"THEN CAST(x.attributes ->> CAST(:{parameter} AS TEXT) AS DOUBLE PRECISION) END)"
+            f"(CASE WHEN json_typeof({attributes} -> CAST(:{parameter} AS TEXT)) = 'number' "
+            f"THEN CAST({attributes} ->> CAST(:{parameter} AS TEXT) AS DOUBLE PRECISION) END)"
         )
     return (
-        f"(CASE WHEN json_type(x.attributes, :{parameter}) IN ('integer', 'real') "
-        f"THEN json_extract(x.attributes, :{parameter}) END)"
+        f"(CASE WHEN json_type({attributes}, :{parameter}) IN ('integer', 'real') "
+        f"THEN json_extract({attributes}, :{parameter}) END)"
     )
 
 

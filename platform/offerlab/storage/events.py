@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -84,8 +85,23 @@ def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -
     )
 
 
-def find_exposure(session: Session, experiment_id: int, visitor_id: str) -> ExposureRow | None:
-    return session.get(ExposureRow, (experiment_id, visitor_id))
+@dataclass(frozen=True)
+class FirstExposure:
+    """What sticky assignment needs of a visitor's first exposure."""
+
+    variant_key: str
+    allocation_version: int | None
+    probability: float | None
+
+
+def find_exposure(session: Session, experiment_id: int, visitor_id: str) -> FirstExposure | None:
+    """The visitor's first exposure; a plain select, since it is on the assign path."""
+    row = session.execute(
+        select(
+            ExposureRow.variant_key, ExposureRow.allocation_version, ExposureRow.probability
+        ).where(ExposureRow.experiment_id == experiment_id, ExposureRow.visitor_id == visitor_id)
+    ).first()
+    return None if row is None else FirstExposure(*row)
 
 
 def experiment_variants(session: Session) -> dict[str, tuple[int, frozenset[str]]]:
@@ -108,18 +124,36 @@ def _tuples(
 ) -> list[tuple[Any, ...]]:
     """The rows' values in column order, with the JSON columns encoded."""
     json_indices = [index for index, column in enumerate(columns) if column in json_columns]
+    encode = _JsonCache()
     tuples = []
     for row in rows:
         values = [row.get(column) for column in columns]
         for index in json_indices:
             if values[index] is not None:
-                values[index] = json.dumps(values[index])
+                values[index] = encode(values[index])
         tuples.append(tuple(values))
     return tuples
 
 
-def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+class _JsonCache:
+    """json.dumps, remembered per batch: most events of a batch share their attributes."""
+
+    def __init__(self) -> None:
+        self._encoded: dict[Any, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        # Types are part of the key: True == 1 == 1.0 must not share an encoding.
+        if isinstance(value, dict):
+            key: Any = (dict, tuple((k, type(v), v) for k, v in value.items()))
+        else:
+            key = (type(value), tuple((type(v), v) for v in value))
+        try:
+            encoded = self._encoded.get(key)
+        except TypeError:  # an unhashable value inside
+            return json.dumps(value)
+        if encoded is None:
+            encoded = self._encoded[key] = json.dumps(value)
+        return encoded
 
 
 def _insert_values(

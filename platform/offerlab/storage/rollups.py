@@ -1,11 +1,13 @@
 """Per-unit rollups: results read one row per exposed unit instead of every raw event.
 
-`unit_rollups` holds, per (experiment, visitor) of `exposures`, a copy of the first exposure and
-the uncapped per-unit sums of the results query (`storage.unit_sums`, the same SQL the raw path
-runs). The rows are never updated incrementally by arithmetic: a unit's row is always recomputed
-from all of its raw events, so late and out-of-order events (an order before the impression, an
-earlier impression replacing the first exposure, refunds, replays) give the same numbers as the
-raw path.
+`unit_rollups` holds, per (experiment, visitor) of `exposures`, a copy of the first exposure
+(without its attributes: segment and covariate reads join `exposures`, which keeps the hot table
+narrow) and the uncapped per-unit values the results query sums (`storage.unit_sums`, the same
+SQL the raw path runs, products and squares included, so reading it is plain SUMs). The rows
+are never updated incrementally by arithmetic: a unit's row is always recomputed from all of its
+raw events, so late and out-of-order events (an order before the impression, an earlier
+impression replacing the first exposure, refunds, replays) give the same numbers as the raw
+path.
 
 Keeping it exact under concurrency:
 
@@ -39,40 +41,33 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from offerlab.storage.unit_sums import UNCAPPED, UNIT_EVENTS_JOIN, UNIT_SUMS
+from offerlab.storage.unit_sums import (
+    UNCAPPED,
+    UNIT_EVENTS_JOIN,
+    UNIT_SUMS,
+    UNIT_VALUE_COLUMNS,
+    UNIT_VALUES_SQL,
+)
 
 # An arbitrary constant naming the refresh's PostgreSQL advisory lock.
 REFRESH_LOCK_KEY = 0x6F66_6C72
 
-_ROLLUP_COLUMNS = (
-    "experiment_id, visitor_id, variant_key, first_ts_ms, allocation_version, probability, "
-    "measurement, attributes, impressions, acceptances, acceptance_value, orders, revenue, "
-    "order_value_sq, refunds, refund_value"
-)
-_SUM_COLUMNS = (
-    "impressions",
-    "acceptances",
-    "acceptance_value",
-    "orders",
-    "revenue",
-    "order_value_sq",
-    "refunds",
-    "refund_value",
-)
 _EXPOSURE_COLUMNS = (
     "variant_key",
     "first_ts_ms",
     "allocation_version",
     "probability",
     "measurement",
-    "attributes",
+)
+_ROLLUP_COLUMNS = ", ".join(
+    ("experiment_id", "visitor_id", *_EXPOSURE_COLUMNS, *UNIT_VALUE_COLUMNS)
 )
 
 # `{source}` yields exposures as `x`; the units of experiments without a state row are skipped.
 _RECOMPUTE = f"""
 INSERT INTO unit_rollups ({_ROLLUP_COLUMNS})
 SELECT x.experiment_id, x.visitor_id, {", ".join("x." + c for c in _EXPOSURE_COLUMNS)},
-       {", ".join("u." + c for c in _SUM_COLUMNS)}
+{UNIT_VALUES_SQL}
 FROM (
     SELECT x.experiment_id, x.visitor_id,{
     UNIT_SUMS.format(experiment="x.experiment_id", **UNCAPPED)
@@ -87,7 +82,7 @@ FROM (
 JOIN exposures x ON x.experiment_id = u.experiment_id AND x.visitor_id = u.visitor_id
 WHERE 1 = 1
 ON CONFLICT (experiment_id, visitor_id) DO UPDATE SET
-    {", ".join(f"{c} = excluded.{c}" for c in _EXPOSURE_COLUMNS + _SUM_COLUMNS)}
+    {", ".join(f"{c} = excluded.{c}" for c in _EXPOSURE_COLUMNS + UNIT_VALUE_COLUMNS)}
 """
 
 _PENDING_SOURCE = (

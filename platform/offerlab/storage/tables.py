@@ -197,10 +197,11 @@ class ApiKeyRow(Base):
 
 
 class UnitRollupRow(Base):
-    """One exposed unit: its first exposure and the uncapped sums of its attributed events.
+    """One exposed unit: its first exposure and the uncapped per-unit values of the results query.
 
-    A copy of `exposures` plus the per-unit sums of the results query, refreshed from the raw
-    events by `storage.rollups` so that results read one row per unit.
+    A copy of `exposures` (without the attributes, to keep the table narrow) plus the per-unit
+    sums, products and indicators that the results query adds up, refreshed from the raw events
+    by `storage.rollups` so that results read one row per unit and sum plain columns.
     """
 
     __tablename__ = "unit_rollups"
@@ -219,13 +220,21 @@ class UnitRollupRow(Base):
     allocation_version: Mapped[int | None] = mapped_column(Integer)
     probability: Mapped[float | None] = mapped_column(Float)
     measurement: Mapped[bool] = mapped_column(Boolean)
-    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     impressions: Mapped[int] = mapped_column(Integer)
+    # 1 when the unit accepted the offer at least once.
+    converted: Mapped[int] = mapped_column(Integer)
     acceptances: Mapped[int] = mapped_column(Integer)
     acceptance_value: Mapped[float] = mapped_column(Float)
+    acceptance_value_sq: Mapped[float] = mapped_column(Float)
     orders: Mapped[int] = mapped_column(Integer)
+    orders_sq: Mapped[int] = mapped_column(Integer)
     revenue: Mapped[float] = mapped_column(Float)
+    revenue_sq: Mapped[float] = mapped_column(Float)
+    revenue_orders: Mapped[float] = mapped_column(Float)
+    # The sum of the squared order values (not the square of the sum).
     order_value_sq: Mapped[float] = mapped_column(Float)
+    # 1 when at least one of the unit's attributed orders was refunded.
+    refunded: Mapped[int] = mapped_column(Integer)
     refunds: Mapped[int] = mapped_column(Integer)
     refund_value: Mapped[float] = mapped_column(Float)
 

@@ -42,3 +42,24 @@ UNIT_EVENTS_JOIN = """
 
 # The rollup keeps uncapped sums; capping needs each order's value (see storage.rollups).
 UNCAPPED = {"value": "e.value", "over_cap": "1 = 0"}
+
+# The per-unit values the totals sum, derived from the per-unit sums (alias `u`): products and
+# indicators are taken per unit here, so the totals (and the rollup read) are plain SUMs.
+UNIT_VALUES = (
+    ("impressions", "u.impressions"),
+    ("converted", "CASE WHEN u.acceptances > 0 THEN 1 ELSE 0 END"),
+    ("acceptances", "u.acceptances"),
+    ("acceptance_value", "u.acceptance_value"),
+    ("acceptance_value_sq", "u.acceptance_value * u.acceptance_value"),
+    ("orders", "u.orders"),
+    ("orders_sq", "u.orders * u.orders"),
+    ("revenue", "u.revenue"),
+    ("revenue_sq", "u.revenue * u.revenue"),
+    ("revenue_orders", "u.revenue * u.orders"),
+    ("order_value_sq", "u.order_value_sq"),
+    ("refunded", "CASE WHEN u.refunds > 0 THEN 1 ELSE 0 END"),
+    ("refunds", "u.refunds"),
+    ("refund_value", "u.refund_value"),
+)
+UNIT_VALUE_COLUMNS = tuple(name for name, _ in UNIT_VALUES)
+UNIT_VALUES_SQL = ",\n".join(f"           {sql} AS {name}" for name, sql in UNIT_VALUES)
