@@ -92,13 +92,17 @@ class FirstExposure:
     variant_key: str
     allocation_version: int | None
     probability: float | None
+    measurement: bool
 
 
 def find_exposure(session: Session, experiment_id: int, visitor_id: str) -> FirstExposure | None:
     """The visitor's first exposure; a plain select, since it is on the assign path."""
     row = session.execute(
         select(
-            ExposureRow.variant_key, ExposureRow.allocation_version, ExposureRow.probability
+            ExposureRow.variant_key,
+            ExposureRow.allocation_version,
+            ExposureRow.probability,
+            ExposureRow.measurement,
         ).where(ExposureRow.experiment_id == experiment_id, ExposureRow.visitor_id == visitor_id)
     ).first()
     return None if row is None else FirstExposure(*row)
