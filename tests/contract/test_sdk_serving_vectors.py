@@ -7,6 +7,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from assignment_answers import answer_of
 
 from offerlab_sdk import bucketing
 from offerlab_sdk.evaluate import evaluate
@@ -61,17 +62,6 @@ def test_serving_evaluation_matches(
     )
     expected = dict(serving_case["expected"])
     fraction = expected.pop("probability_fraction")
-    actual = {
-        "experiment": assignment.experiment,
-        "variant": assignment.variant,
-        "payload": dict(assignment.payload or {}),
-        "in_experiment": assignment.in_experiment,
-        "reason": str(assignment.reason),
-        "allocation_version": assignment.allocation_version,
-        "probability": assignment.probability,
-        "measurement": assignment.measurement,
-        "eligible": None if assignment.eligible is None else list(assignment.eligible),
-    }
-    assert actual == expected
+    assert answer_of(assignment) == expected
     if fraction is not None:
         assert assignment.probability == float(Fraction(fraction))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from assignment_answers import answer_of
 from servicefixtures import auth
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "contract" / "vectors"
@@ -290,20 +291,6 @@ def expected_answer(case: dict[str, Any]) -> dict[str, Any]:
     expected = dict(case["expected"])
     expected.pop("probability_fraction")
     return expected
-
-
-def answer_of(assignment) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return {
-        "experiment": assignment.experiment,
-        "variant": assignment.variant,
-        "payload": dict(assignment.payload or {}),
-        "in_experiment": assignment.in_experiment,
-        "reason": str(assignment.reason),
-        "allocation_version": assignment.allocation_version,
-        "probability": assignment.probability,
-        "measurement": assignment.measurement,
-        "eligible": None if assignment.eligible is None else list(assignment.eligible),
-    }
 
 
 def evaluation_mismatches(documents: dict[str, dict[str, Any]]) -> list:
