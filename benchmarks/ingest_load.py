@@ -204,24 +204,12 @@ def measure(
 
 
 def run_postgres(workdir: Path, batches: list[list[dict]], args: argparse.Namespace) -> None:
-    bin_dir = pgcluster.find_bin_dir()
-    if bin_dir is None:
-        raise SystemExit("PostgreSQL server binaries not found (set OFFERLAB_PG_BIN)")
-    cluster = pgcluster.start_cluster(bin_dir, durable=True)
-    try:
-        import psycopg
-
-        dsn = cluster.admin_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute("CREATE DATABASE service")
-            connection.execute("CREATE DATABASE floor")
+    with pgcluster.running_cluster("service", "floor", durable=True) as cluster:
 
         def postgres_copy(rows: list[list[tuple]]) -> float:
             return postgres_floor(cluster.url("floor"), rows)
 
         measure("PostgreSQL (durable)", cluster.url("service"), postgres_copy, batches, args)
-    finally:
-        cluster.stop()
 
 
 def run_sqlite(workdir: Path, batches: list[list[dict]], args: argparse.Namespace) -> None:

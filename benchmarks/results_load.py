@@ -249,20 +249,9 @@ def run_sqlite(workdir: Path, args: argparse.Namespace) -> None:
 
 
 def run_postgres(args: argparse.Namespace) -> None:
-    bin_dir = pgcluster.find_bin_dir()
-    if bin_dir is None:
-        raise SystemExit("PostgreSQL server binaries not found (set OFFERLAB_PG_BIN)")
-    cluster = pgcluster.start_cluster(bin_dir, durable=True)
-    try:
-        import psycopg
-
-        dsn = cluster.admin_url.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(dsn, autocommit=True) as connection:
-            connection.execute("CREATE DATABASE results")
+    with pgcluster.running_cluster("results", durable=True) as cluster:
         url = cluster.url("results")
         measure("PostgreSQL", url, lambda rows, x: load_postgres(url, rows, x), args)
-    finally:
-        cluster.stop()
 
 
 def main() -> None:

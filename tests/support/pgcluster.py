@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +106,25 @@ def start_cluster(bin_dir: Path, *, durable: bool = False) -> PostgresCluster:
         cluster.options += f" {FAST_OPTIONS}"
     cluster.start_server()
     return cluster
+
+
+@contextmanager
+def running_cluster(*databases: str, durable: bool = False) -> Iterator[PostgresCluster]:
+    """A throwaway cluster holding the empty `databases`, stopped on exit (for benchmarks)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("PostgreSQL server binaries not found (set OFFERLAB_PG_BIN)")
+    cluster = start_cluster(bin_dir, durable=durable)
+    try:
+        import psycopg
+
+        dsn = cluster.admin_url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            for name in databases:
+                connection.execute(f"CREATE DATABASE {name}")
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _run(command: list[str], run_as: str | None) -> None:
