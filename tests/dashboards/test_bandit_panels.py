@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from dashboard_reports import HOSTILE, HOSTILE_AUDIT_NOTE, HOSTILE_SEGMENT_VALUE
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -28,9 +29,6 @@ from offerlab_dashboards.method_notes import method_notes
 from offerlab_dashboards.verdict import describe_verdict
 from offerlab_dashboards.viewmodels import Significance
 
-HOSTILE = "<script>alert(1)</script>"
-HOSTILE_SEGMENT_VALUE = "<img src=x onerror=alert(2)>"
-HOSTILE_AUDIT_NOTE = "<iframe src=javascript:alert(3)></iframe> & more"
 URL = "/dashboards/experiments/cart-upgrade-bandit"
 ROLLOUT_URL = URL + "/rollout"
 KEYS = {"admin-secret": "admin", "viewer-secret": "viewer"}
