@@ -36,7 +36,10 @@ class LazyCookieSessionInterface(SecureCookieSessionInterface):
     carries no session cookie (every API call opens the session, and the signer costs ~0.1 ms)."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # An API call carries no Cookie header at all: skip parsing one.
+        if app.secret_key and (
+            "Cookie" not in request.headers or not request.cookies.get(self.get_cookie_name(app))
+        ):
             return self.session_class()
         return super().open_session(app, request)
 

@@ -53,6 +53,10 @@ class Metrics:
             ["experiment", "variant", "reason"],
             registry=self.registry,
         )
+        self._assignment_counts = _LabelledChildren(self.assignments)
+
+    def count_assignment(self, experiment: str, variant: str, reason: str) -> None:
+        self._assignment_counts.child(experiment, variant, reason).inc()
 
     def exposition(self) -> bytes:
         # Under a pre-forking server each worker writes to PROMETHEUS_MULTIPROC_DIR and any worker
@@ -77,24 +81,24 @@ def init_observability(app: Flask, metrics: Metrics) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        request_counts.child(request.method, route, str(response.status_code)).inc()
-        latencies.child(request.method, route).observe(elapsed)
-        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        _access_log.info(
-            "request",
-            extra={
-                "fields": {
-                    "request_id": g.get("request_id"),
-                    "method": request.method,
-                    "route": route,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(elapsed * 1000, 3),
-                }
-            },
-        )
+        current = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+        started = g.get("started")
+        elapsed = 0.0 if started is None else time.perf_counter() - started
+        route = current.url_rule.rule if current.url_rule else "unmatched"
+        request_counts.child(current.method, route, str(response.status_code)).inc()
+        latencies.child(current.method, route).observe(elapsed)
+        request_id = g.get("request_id", "")
+        response.headers[REQUEST_ID_HEADER] = request_id
+        if _access_log.isEnabledFor(logging.INFO):
+            fields = {
+                "request_id": request_id,
+                "method": current.method,
+                "route": route,
+                "path": current.path,
+                "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 3),
+            }
+            _access_log.info("request", extra={"fields": fields})
         return response
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from offerlab.domain.assignment import Assignment, Reason, evaluate
@@ -40,7 +41,7 @@ from offerlab.services.ingest import event_row
 from offerlab.services.snapshots import Snapshot
 from offerlab.storage import experiments as store
 from offerlab.storage.db import session_scope
-from offerlab.storage.events import FirstExposure, find_exposure
+from offerlab.storage.events import ExposureLookup, FirstExposure
 from offerlab_sdk.snapshot import ExperimentConfig
 
 FIRST_ALLOCATION_VERSION = 1
@@ -60,8 +61,9 @@ class AssignmentRequest:
 class HttpAssignment:
     """Assignment with stickiness and recorded impressions; one per app and process."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._find_exposure = ExposureLookup(engine)
         self._impressions = ImpressionWriter(sessions)
         self._ids = _ExperimentIds()
 
@@ -95,8 +97,7 @@ class HttpAssignment:
         request: AssignmentRequest,
         assignment: Assignment,
     ) -> Assignment | None:
-        with session_scope(self._sessions) as session:
-            exposure = find_exposure(session, experiment_id, request.visitor_id)
+        exposure = self._find_exposure(experiment_id, request.visitor_id)
         if exposure is None or exposure.variant_key not in config.variant_by_key:
             return None
         if exposure.variant_key in request.ineligible:

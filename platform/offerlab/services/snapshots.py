@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,6 +44,19 @@ class Snapshot:
     body: dict[str, Any]
     etag: str
     parsed: ParsedSnapshot
+
+    def json_payload(self, experiment_key: str, variant_key: str) -> dict[str, Any] | None:
+        """A variant's payload as served in the body (the parsed payloads are read-only views,
+        which JSON encoders do not take); None for an unknown variant."""
+        return self._payloads.get((experiment_key, variant_key))
+
+    @cached_property
+    def _payloads(self) -> dict[tuple[str, str], dict[str, Any]]:
+        return {
+            (experiment["key"], variant["key"]): variant["payload"]
+            for experiment in self.body["experiments"]
+            for variant in experiment["variants"]
+        }
 
 
 def build_snapshot(session: Session, *, now: datetime) -> Snapshot:

@@ -72,14 +72,16 @@ def assign() -> Response:
         ineligible=frozenset(body.ineligible),
         track_impression=body.track_impression,
     )
-    assignment = _http_assignment(ctx).assign(ctx.snapshots.get(), request_data, now=ctx.clock())
-    ctx.metrics.assignments.labels(
+    snapshot = ctx.snapshots.get()
+    assignment = _http_assignment(ctx).assign(snapshot, request_data, now=ctx.clock())
+    payload = snapshot.json_payload(assignment.experiment or "", assignment.variant or "")
+    ctx.metrics.count_assignment(
         assignment.experiment or "", assignment.variant or "", str(assignment.reason)
-    ).inc()
+    )
     return jsonify(
         experiment=assignment.experiment,
         variant=assignment.variant,
-        payload=plain(assignment.payload),
+        payload=plain(assignment.payload) if payload is None else payload,
         in_experiment=assignment.in_experiment,
         reason=str(assignment.reason),
         allocation_version=assignment.allocation_version,
@@ -94,7 +96,7 @@ def _http_assignment(ctx: Services) -> HttpAssignment:
     extensions = current_app.extensions
     found = extensions.get(_ASSIGNMENT)
     if found is None:
-        found = extensions.setdefault(_ASSIGNMENT, HttpAssignment(ctx.sessions))
+        found = extensions.setdefault(_ASSIGNMENT, HttpAssignment(ctx.engine, ctx.sessions))
     return found  # type: ignore[no-any-return]
 
 
