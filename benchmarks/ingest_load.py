@@ -1,7 +1,8 @@
 """Event ingest through `/api/v1/events` in batches of 500, into SQLite and into PostgreSQL, against
 the raw insert floor of the same rows with the same driver, in the same run.
 
-    python benchmarks/ingest_load.py [--events 100000] [--clients 4] [--workers 2] [--only sqlite]
+    python benchmarks/ingest_load.py [--events 100000] [--clients 4] [--workers 2] [--rounds 4]
+        [--only sqlite]
 
 The service runs as `offerlab serve` (gunicorn) on 127.0.0.1 with durability on: SQLite as the
 service configures it (WAL, synchronous=FULL), PostgreSQL in a throwaway cluster with its default
@@ -9,7 +10,8 @@ fsync and synchronous_commit. Clients post 500-event batches (impressions, accep
 of the shipped example experiments) over keep-alive connections and wait for each
 acknowledgement. The floor writes the same rows, one transaction per batch of 500 like the
 service, into a table of the events schema in another database of the same server (or another
-SQLite file with the same settings): sqlite3 `executemany`, psycopg `COPY`.
+SQLite file with the same settings): sqlite3 `executemany`, psycopg `COPY`. The two take turns
+(`--rounds` parts of the batches each), so a change in the machine's load falls on both.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,23 +111,29 @@ def _row(event: dict, received_ms: int) -> tuple:
 
 
 def post_all(base_url: str, secret: str, batches: list[list[dict]], clients: int) -> float:
-    """Send every batch from `clients` threads; returns the seconds until all are acknowledged."""
-    queue = list(reversed(batches))
+    """Send every batch from `clients` threads; returns the seconds until all are acknowledged.
+
+    The bodies are encoded before the clock starts, as the floor's rows are built before its
+    clock starts: on two cores the clients' JSON encoding would otherwise take CPU from the
+    server being measured."""
+    bodies = [json.dumps({"events": batch}).encode() for batch in batches]
+    sizes = [len(batch) for batch in batches]
+    queue = list(reversed(list(zip(bodies, sizes, strict=True))))
     lock = threading.Lock()
     failures: list[str] = []
 
     def work() -> None:
-        headers = {"Authorization": f"Bearer {secret}"}
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
         with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
             while True:
                 with lock:
                     if not queue:
                         return
-                    batch = queue.pop()
-                response = client.post("/api/v1/events", json={"events": batch})
-                body = response.json()
-                if response.status_code != 200 or body["accepted"] != len(batch):
-                    failures.append(f"{response.status_code} {str(body)[:300]}")
+                    body, size = queue.pop()
+                response = client.post("/api/v1/events", content=body)
+                answer = response.json()
+                if response.status_code != 200 or answer["accepted"] != size:
+                    failures.append(f"{response.status_code} {str(answer)[:300]}")
                     return
 
     threads = [threading.Thread(target=work) for _ in range(clients)]
@@ -141,88 +148,104 @@ def post_all(base_url: str, secret: str, batches: list[list[dict]], clients: int
     return elapsed
 
 
-def sqlite_floor(path: Path, rows: list[list[tuple]]) -> float:
+class SqliteFloor:
     """sqlite3 executemany into a migrated events table (WAL, synchronous=FULL), per batch."""
-    prepare_database(f"sqlite:///{path}", experiments=True)
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=FULL")
-    statement = (
-        f"INSERT INTO events ({', '.join(FLOOR_COLUMNS)}) "
-        f"VALUES ({', '.join('?' * len(FLOOR_COLUMNS))})"
-    )
-    started = time.perf_counter()
-    for batch in rows:
-        connection.execute("BEGIN")
-        connection.executemany(statement, batch)
-        connection.execute("COMMIT")
-    elapsed = time.perf_counter() - started
-    connection.close()
-    return elapsed
 
+    name = "sqlite3 executemany"
 
-def postgres_floor(url: str, rows: list[list[tuple]]) -> float:
-    """psycopg COPY into a migrated events table, one transaction per batch."""
-    import psycopg
+    def __init__(self, path: Path) -> None:
+        prepare_database(f"sqlite:///{path}", experiments=True)
+        self._connection = sqlite3.connect(path, isolation_level=None)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=FULL")
+        self._statement = (
+            f"INSERT INTO events ({', '.join(FLOOR_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(FLOOR_COLUMNS))})"
+        )
 
-    prepare_database(url, experiments=True)
-    dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn) as connection:
+    def write(self, rows: list[list[tuple]]) -> float:
         started = time.perf_counter()
         for batch in rows:
-            with connection.cursor() as cursor:
-                copy_sql = f"COPY events ({', '.join(FLOOR_COLUMNS)}) FROM STDIN"
-                with cursor.copy(copy_sql) as copy:
-                    for row in batch:
-                        copy.write_row(row)
-            connection.commit()
+            self._connection.execute("BEGIN")
+            self._connection.executemany(self._statement, batch)
+            self._connection.execute("COMMIT")
         return time.perf_counter() - started
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresFloor:
+    """psycopg COPY into a migrated events table, one transaction per batch."""
+
+    name = "psycopg COPY"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        prepare_database(url, experiments=True)
+        self._connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        self._copy_sql = f"COPY events ({', '.join(FLOOR_COLUMNS)}) FROM STDIN"
+
+    def write(self, rows: list[list[tuple]]) -> float:
+        started = time.perf_counter()
+        for batch in rows:
+            with self._connection.cursor() as cursor, cursor.copy(self._copy_sql) as copy:
+                for row in batch:
+                    copy.write_row(row)
+            self._connection.commit()
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self._connection.close()
 
 
 def measure(
     name: str,
     service_url: str,
-    floor: Callable[[list[list[tuple]]], float],
+    floor: SqliteFloor | PostgresFloor,
     batches: list[list[dict]],
     args: argparse.Namespace,
 ) -> None:
+    """The service and the floor take turns on consecutive parts of the batches, so a change in
+    the machine's load falls on both; each keeps its own database growing across the rounds."""
     secret = prepare_database(service_url, experiments=True)
     server = start_offerlab(service_url, args, OFFERLAB_RATE_LIMIT_EVENTS="")
+    rounds = [batches[i :: args.rounds] for i in range(args.rounds)]
+    service_seconds = floor_seconds = 0.0
+    ratios = []
     try:
-        service_seconds = post_all(f"http://127.0.0.1:{server.port}", secret, batches, args.clients)
+        for part in rounds:
+            events = sum(len(batch) for batch in part)
+            service = post_all(f"http://127.0.0.1:{server.port}", secret, part, args.clients)
+            floor_time = floor.write(floor_rows(part))
+            service_seconds += service
+            floor_seconds += floor_time
+            ratios.append((events / service) / (events / floor_time))
     finally:
         server.stop()
-    floor_seconds = floor(floor_rows(batches))
+        floor.close()
     events = sum(len(batch) for batch in batches)
     service_rate, floor_rate = events / service_seconds, events / floor_seconds
     ratio = service_rate / floor_rate
     verdict = "PASS" if ratio >= TARGET_FRACTION else "MISS"
-    print(f"{name}: {events:,} events in batches of {BATCH}")
+    print(f"{name}: {events:,} events in batches of {BATCH}, {args.rounds} alternating rounds")
     print(f"  offerlab /api/v1/events  {service_rate:>10,.0f} events/s  ({service_seconds:.2f} s)")
-    print(f"  floor ({floor.__name__})  {floor_rate:>10,.0f} rows/s    ({floor_seconds:.2f} s)")
+    print(f"  floor ({floor.name})  {floor_rate:>10,.0f} rows/s    ({floor_seconds:.2f} s)")
+    print(f"  per round: {', '.join(f'{r:.2f}' for r in ratios)}")
     print(f"  ratio {ratio:.2f} of the floor (target >= {TARGET_FRACTION:.2f}) {verdict}")
 
 
 def run_postgres(workdir: Path, batches: list[list[dict]], args: argparse.Namespace) -> None:
     with pgcluster.running_cluster("service", "floor", durable=True) as cluster:
-
-        def postgres_copy(rows: list[list[tuple]]) -> float:
-            return postgres_floor(cluster.url("floor"), rows)
-
-        measure("PostgreSQL (durable)", cluster.url("service"), postgres_copy, batches, args)
+        floor = PostgresFloor(cluster.url("floor"))
+        measure("PostgreSQL (durable)", cluster.url("service"), floor, batches, args)
 
 
 def run_sqlite(workdir: Path, batches: list[list[dict]], args: argparse.Namespace) -> None:
-    def sqlite_executemany(rows: list[list[tuple]]) -> float:
-        return sqlite_floor(workdir / "floor.db", rows)
-
-    measure(
-        "SQLite (WAL, synchronous=FULL)",
-        f"sqlite:///{workdir / 'service.db'}",
-        sqlite_executemany,
-        batches,
-        args,
-    )
+    floor = SqliteFloor(workdir / "floor.db")
+    service_url = f"sqlite:///{workdir / 'service.db'}"
+    measure("SQLite (WAL, synchronous=FULL)", service_url, floor, batches, args)
 
 
 def main() -> None:
@@ -232,6 +255,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating service / floor turns (each a part)"
+    )
     parser.add_argument(
         "--log-level", default="INFO", help="offerlab's log level (INFO logs every request)"
     )

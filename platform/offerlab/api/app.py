@@ -24,7 +24,7 @@ from offerlab.services.bandits import update_allocations
 from offerlab.services.monitor import enforce_guardrails
 from offerlab.services.reporting import DatabaseReports
 from offerlab.settings import Settings
-from offerlab.storage.db import session_scope
+from offerlab.storage.db import session_scope, write_scope
 from offerlab.storage.rollups import refresh_rollups
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ class BanditUpdater(threading.Thread):
             return
         self._next_rollup_refresh = time.monotonic() + interval
         try:
-            with session_scope(self._ctx.sessions) as session:
+            with write_scope(self._ctx.sessions) as session:
                 refresh_rollups(session)
         except (IntegrityError, OperationalError) as error:
             log.warning("rollup refresh skipped: %s", error)

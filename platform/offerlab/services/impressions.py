@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from offerlab.errors import OfferlabError
-from offerlab.services.ingest import store_event_rows
-from offerlab.storage.db import session_scope
+from offerlab.storage.db import write_scope
+from offerlab.storage.events import encode_events, store_encoded
 
 log = logging.getLogger(__name__)
 MAX_BATCH_ROWS = 500
@@ -120,5 +120,6 @@ class ImpressionWriter:
             pending.done.set()
 
     def _store(self, batch: list[_Pending]) -> None:
-        with session_scope(self._sessions) as session:
-            store_event_rows(session, [pending.row for pending in batch])
+        encoded = encode_events([pending.row for pending in batch])
+        with write_scope(self._sessions) as session:
+            store_encoded(session, encoded)

@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from offerlab.storage.events import experiment_variants, insert_events, record_exposures
+from offerlab.storage.db import session_scope, write_scope
+from offerlab.storage.events import (
+    EncodedEvents,
+    encode_events,
+    experiment_variants,
+    store_encoded,
+)
 from offerlab.validation import describe_validation_error
 
 MAX_FUTURE_SKEW = timedelta(hours=24)
@@ -106,30 +112,57 @@ def ingest_batch(
 
     Event ids are unique per sending key (`key_id`): a replay from the same key is a duplicate.
     """
-    result = IngestResult()
-    experiments = experiment_variants(session)
+    prepared = prepare_batch(raw_events, experiment_variants(session), now=now, key_id=key_id)
+    return store_batch(session, prepared)
+
+
+def ingest_events(
+    sessions: sessionmaker[Session], raw_events: Sequence[Any], *, now: datetime, key_id: int = 0
+) -> IngestResult:
+    """`ingest_batch` for the events endpoint: the experiments are read and the batch prepared
+    outside the write transaction, which then only stores it (`storage.db.write_scope`)."""
+    with session_scope(sessions) as session:
+        experiments = experiment_variants(session)
+    prepared = prepare_batch(raw_events, experiments, now=now, key_id=key_id)
+    with write_scope(sessions) as session:
+        return store_batch(session, prepared)
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch validated and turned into rows, ready to store; no database work yet."""
+
+    rows: EncodedEvents
+    valid: int
+    rejected: list[Rejection]
+
+
+def prepare_batch(
+    raw_events: Sequence[Any],
+    experiments: Mapping[str, tuple[int, frozenset[str]]],
+    *,
+    now: datetime,
+    key_id: int = 0,
+) -> PreparedBatch:
+    """Validate a batch against the experiments (`storage.events.experiment_variants`) and build
+    the rows of its valid events. Done before the write transaction, so a SQLite writer holds
+    the database's one write lock only for the inserts."""
+    rejected: list[Rejection] = []
     rows: list[dict[str, Any]] = []
     received_at_ms = to_ms(now)
     for index, (raw, parsed) in enumerate(zip(raw_events, _parse(raw_events), strict=True)):
         event, reason = _validate(raw, parsed, experiments, now)
         if event is None:
-            result.rejected.append(Rejection(index, _event_id_of(raw), reason))
+            rejected.append(Rejection(index, _event_id_of(raw), reason))
         else:
             rows.append(_to_row(event, experiments, received_at_ms, key_id))
-    inserted = store_event_rows(session, _first_of_each_event_id(rows))
-    result.accepted = len(inserted)
-    result.duplicates = len(rows) - len(inserted)
-    return result
+    return PreparedBatch(encode_events(_first_of_each_event_id(rows)), len(rows), rejected)
 
 
-def store_event_rows(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert event rows (one batched statement) and the first exposures their impressions make."""
-    inserted = insert_events(session, rows)
-    record_exposures(
-        session,
-        [_exposure(r) for r in rows if r["kind"] == "impression" and r["event_id"] in inserted],
-    )
-    return inserted
+def store_batch(session: Session, prepared: PreparedBatch) -> IngestResult:
+    """Store a prepared batch; replayed event ids count as duplicates."""
+    inserted = store_encoded(session, prepared.rows)
+    return IngestResult(len(inserted), prepared.valid - len(inserted), prepared.rejected)
 
 
 def _first_of_each_event_id(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -247,20 +280,6 @@ def event_row(
     }
     row.update(fields)
     return row
-
-
-def _exposure(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "experiment_id": row["experiment_id"],
-        "visitor_id": row["visitor_id"],
-        "variant_key": row["variant_key"],
-        "first_ts_ms": row["ts_ms"],
-        "allocation_version": row["allocation_version"],
-        "probability": row["probability"],
-        "attributes": row["attributes"],
-        "eligible": row["eligible"],
-        "measurement": bool(row["measurement"]),
-    }
 
 
 def to_ms(moment: datetime) -> int:

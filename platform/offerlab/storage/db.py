@@ -1,7 +1,17 @@
-"""Engines and sessions; SQLite gets WAL and full fsync, so acknowledged events survive a crash."""
+"""Engines and sessions; SQLite gets WAL and full fsync, so acknowledged events survive a crash.
+
+SQLite has one writer at a time per file, and a connection that finds the file locked polls
+with growing sleeps (1, 2, 5, 10 ... 100 ms) until it may write. Under load that idles the
+writers of other gunicorn workers well after the lock is free, so the busy write paths (event
+batches, impressions, the rollup refresh) first queue on an OS file lock beside the database
+(`write_scope`), which wakes the next writer the moment the current one commits.
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,6 +19,11 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # not on Windows; the lock is then skipped
+    fcntl = None  # type: ignore[assignment]
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -41,3 +56,69 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
     with sessions() as session, session.begin():
         yield session
+
+
+@contextmanager
+def write_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """`session_scope` for a write transaction: on a SQLite file, taken in turn with every
+    other process's writers (see the module doc)."""
+    with _writer_lock(sessions.kw["bind"]).held(), session_scope(sessions) as session:
+        yield session
+
+
+class WriterLock:
+    """An exclusive `flock` on `<database>-writer.lock`, and a thread lock in front of it (the
+    file is opened once per process, and a flock does not exclude the process's own threads)."""
+
+    def __init__(self, path: str | None) -> None:
+        self._path = path
+        self._thread_lock = threading.Lock()
+        self._holder = threading.local()
+        self._descriptor: int | None = None
+        self._opened_in: int | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        # A thread that holds it already (a nested write scope) goes on under the outer hold.
+        if self._path is None or fcntl is None or getattr(self._holder, "held", False):
+            yield
+            return
+        with self._thread_lock:
+            descriptor = self._open()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            self._holder.held = True
+            try:
+                yield
+            finally:
+                self._holder.held = False
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _open(self) -> int:
+        # Opened lazily and again after a fork: a descriptor shared with the parent would share
+        # its lock as well.
+        if self._descriptor is None or self._opened_in != os.getpid():
+            assert self._path is not None
+            self._descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._opened_in = os.getpid()
+        return self._descriptor
+
+
+_writer_locks: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> WriterLock:
+    with _writer_locks_guard:
+        found = _writer_locks.get(engine)
+        if found is None:
+            found = _writer_locks[engine] = WriterLock(_lock_path(engine))
+        return found
+
+
+def _lock_path(engine: Engine) -> str | None:
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    if url.database.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return os.path.abspath(url.database) + "-writer.lock"

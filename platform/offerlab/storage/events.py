@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import Session
 
-from offerlab.storage.rollups import mark_rows
 from offerlab.storage.tables import Base, EventRow, ExperimentRow, ExposureRow, VariantRow
 
 EVENT_COLUMNS = tuple(column.name for column in EventRow.__table__.columns if column.name != "id")
@@ -36,15 +35,43 @@ EXPOSURE_COLUMNS = (
     "eligible",
     "measurement",
 )
-_EXPOSURE_JSON = frozenset({"attributes", "eligible"})
 _REPLACED_BY_EARLIER = ", ".join(f"{column} = excluded.{column}" for column in EXPOSURE_COLUMNS[2:])
 # SQLite binds at most 32,766 parameters per statement.
 _MAX_SQLITE_PARAMETERS = 30_000
 
 
-def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert event rows in batched statements; return the event ids actually inserted."""
-    if not rows:
+@dataclass(frozen=True)
+class EncodedEvents:
+    """Event rows encoded for the driver (column order, JSON as text), with the exposure row of
+    every impression and the rollup mark of every event. Built before the write transaction
+    (`encode_events`), so a SQLite writer holds the database's one write lock only for the
+    statements (`store_encoded`)."""
+
+    event_ids: list[str]
+    events: list[tuple[Any, ...]]
+    exposures: list[tuple[Any, ...]]  # EXPOSURE_COLUMNS, then the event id
+    marks: list[tuple[Any, str, str]]  # experiment id, visitor id, event id
+
+
+def encode_events(rows: Sequence[Mapping[str, Any]]) -> EncodedEvents:
+    """Encode complete events-table rows (`services.ingest.event_row`) for `store_encoded`."""
+    encode = _JsonCache()
+    events = _tuples(rows, EVENT_COLUMNS, _EVENT_JSON, encode)
+    exposures = []
+    marks = []
+    for row, values in zip(rows, events, strict=True):
+        event_id, visitor_id = row["event_id"], row["visitor_id"]
+        marks.append((row["experiment_id"], visitor_id, event_id))
+        if row["kind"] == "impression":
+            exposure = tuple(values[_EVENT_INDEX[column]] for column in EXPOSURE_COLUMNS[:-1])
+            exposures.append((*exposure, bool(row["measurement"]), event_id))
+    return EncodedEvents([row["event_id"] for row in rows], events, exposures, marks)
+
+
+def store_encoded(session: Session, encoded: EncodedEvents) -> set[str]:
+    """Insert the events, their first exposures and rollup marks in batched statements; returns
+    the event ids actually inserted (replays are absorbed by the unique key)."""
+    if not encoded.events:
         return set()
     connection = session.connection()
     inserted: set[str] = set()
@@ -52,33 +79,48 @@ def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[st
         connection,
         "events",
         EVENT_COLUMNS,
-        _tuples(rows, EVENT_COLUMNS, _EVENT_JSON),
+        encoded.events,
         " ON CONFLICT DO NOTHING RETURNING event_id",
     ):
         inserted.update(value for (value,) in returned)
-    marks = mark_rows(row for row in rows if row["event_id"] in inserted)
-    _insert_values(
+    everything = len(inserted) == len(encoded.event_ids)
+    marks = {
+        (experiment_id, visitor_id)
+        for experiment_id, visitor_id, event_id in encoded.marks
+        if everything or event_id in inserted
+    }
+    _insert_values(connection, "rollup_marks", ("experiment_id", "visitor_id"), list(marks), "")
+    _record_exposures(
         connection,
-        "rollup_marks",
-        ("experiment_id", "visitor_id"),
-        [(mark["experiment_id"], mark["visitor_id"]) for mark in marks],
-        "",
+        [row[:-1] for row in encoded.exposures if everything or row[-1] in inserted],
     )
     return inserted
 
 
-def record_exposures(session: Session, exposures: Sequence[Mapping[str, Any]]) -> None:
+def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Insert complete event rows with their exposures and marks; returns the ids inserted."""
+    return store_encoded(session, encode_events(rows))
+
+
+_FIRST_TS = EXPOSURE_COLUMNS.index("first_ts_ms")
+_EVENT_INDEX = {column: index for index, column in enumerate(EVENT_COLUMNS)} | {
+    "first_ts_ms": EVENT_COLUMNS.index("ts_ms")
+}
+
+
+def _record_exposures(connection: Connection, exposures: list[tuple[Any, ...]]) -> None:
     """Record first exposures; an earlier exposure that arrives late replaces a later one."""
-    earliest: dict[tuple[int, str], Mapping[str, Any]] = {}
+    earliest: dict[tuple[int, str], tuple[Any, ...]] = {}
     for exposure in exposures:
-        key = (exposure["experiment_id"], exposure["visitor_id"])
-        if key not in earliest or exposure["first_ts_ms"] < earliest[key]["first_ts_ms"]:
+        key = (exposure[0], exposure[1])
+        found = earliest.get(key)
+        if found is None or exposure[_FIRST_TS] < found[_FIRST_TS]:
             earliest[key] = exposure
     _insert_values(
-        session.connection(),
+        connection,
         "exposures",
         EXPOSURE_COLUMNS,
-        _tuples(earliest.values(), EXPOSURE_COLUMNS, _EXPOSURE_JSON),
+        list(earliest.values()),
         " ON CONFLICT (experiment_id, visitor_id) DO UPDATE SET "
         + _REPLACED_BY_EARLIER
         + " WHERE excluded.first_ts_ms < exposures.first_ts_ms",
@@ -145,11 +187,13 @@ def experiment_variants(session: Session) -> dict[str, tuple[int, frozenset[str]
 
 
 def _tuples(
-    rows: Iterable[Mapping[str, Any]], columns: Sequence[str], json_columns: frozenset[str]
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    json_columns: frozenset[str],
+    encode: _JsonCache,
 ) -> list[tuple[Any, ...]]:
     """The rows' values in column order, with the JSON columns encoded."""
     json_indices = [index for index, column in enumerate(columns) if column in json_columns]
-    encode = _JsonCache()
     tuples = []
     for row in rows:
         values = [row.get(column) for column in columns]

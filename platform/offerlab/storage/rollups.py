@@ -11,7 +11,7 @@ path.
 
 Keeping it exact under concurrency:
 
-- Every event insert writes a mark in the same transaction (`mark_visitors`): (experiment,
+- Every event insert writes a mark in the same transaction (`events.store_encoded`): (experiment,
   visitor) for impressions and acceptances, (None, visitor) for orders and refunds, which are
   attributed by visitor to every experiment the visitor is exposed to. Marks are append-only.
 - A refresh (`refresh_rollups`) runs serialised (PostgreSQL: a transaction-scoped advisory lock;
@@ -34,9 +34,6 @@ background keeps that work off the results request.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -115,12 +112,6 @@ FROM experiments e LEFT JOIN rollup_state s ON s.experiment_id = e.id
 WHERE s.experiment_id IS NULL
    OR s.window_ms <> CAST(e.attribution_window_hours AS BIGINT) * 3600000
 """
-
-
-def mark_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The distinct rollup marks of some event rows (see the module docstring)."""
-    marks = {(row.get("experiment_id"), row["visitor_id"]) for row in rows}
-    return [{"experiment_id": experiment, "visitor_id": visitor} for experiment, visitor in marks]
 
 
 def refresh_rollups(session: Session) -> int:

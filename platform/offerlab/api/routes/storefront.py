@@ -13,8 +13,7 @@ from offerlab.api.context import Services, services
 from offerlab.domain.plain import plain
 from offerlab.errors import InvalidRequest, PayloadTooLarge
 from offerlab.services.assignment import AssignmentRequest, HttpAssignment
-from offerlab.services.ingest import ingest_batch
-from offerlab.storage.db import session_scope
+from offerlab.services.ingest import ingest_events
 
 bp = Blueprint("storefront", __name__, url_prefix="/api/v1")
 _ASSIGNMENT = "offerlab.assignment"
@@ -111,8 +110,7 @@ def events() -> Response:
     if len(batch) > limit:
         raise PayloadTooLarge(f"a batch holds at most {limit} events; this one has {len(batch)}")
     ctx = services()
-    with session_scope(ctx.sessions) as session:
-        result = ingest_batch(session, batch, now=ctx.clock(), key_id=g.key_id)
+    result = ingest_events(ctx.sessions, batch, now=ctx.clock(), key_id=g.key_id)
     ctx.note_database_write()
     ctx.metrics.events.labels("accepted").inc(result.accepted)
     ctx.metrics.events.labels("duplicate").inc(result.duplicates)
