@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
@@ -55,17 +56,15 @@ class EncodedEvents:
 
 def encode_events(rows: Sequence[Mapping[str, Any]]) -> EncodedEvents:
     """Encode complete events-table rows (`services.ingest.event_row`) for `store_encoded`."""
-    encode = _JsonCache()
-    events = _tuples(rows, EVENT_COLUMNS, _EVENT_JSON, encode)
+    events = _tuples(rows, EVENT_COLUMNS, _EVENT_JSON, _JsonCache())
     exposures = []
     marks = []
-    for row, values in zip(rows, events, strict=True):
-        event_id, visitor_id = row["event_id"], row["visitor_id"]
-        marks.append((row["experiment_id"], visitor_id, event_id))
-        if row["kind"] == "impression":
-            exposure = tuple(values[_EVENT_INDEX[column]] for column in EXPOSURE_COLUMNS[:-1])
-            exposures.append((*exposure, bool(row["measurement"]), event_id))
-    return EncodedEvents([row["event_id"] for row in rows], events, exposures, marks)
+    for values in events:
+        event_id, visitor_id = values[_EVENT_ID], values[_VISITOR_ID]
+        marks.append((values[_EXPERIMENT_ID], visitor_id, event_id))
+        if values[_KIND] == "impression":
+            exposures.append((*_exposure_of(values), bool(values[_MEASUREMENT]), event_id))
+    return EncodedEvents([values[_EVENT_ID] for values in events], events, exposures, marks)
 
 
 def store_encoded(session: Session, encoded: EncodedEvents) -> set[str]:
@@ -103,9 +102,13 @@ def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[st
 
 
 _FIRST_TS = EXPOSURE_COLUMNS.index("first_ts_ms")
-_EVENT_INDEX = {column: index for index, column in enumerate(EVENT_COLUMNS)} | {
-    "first_ts_ms": EVENT_COLUMNS.index("ts_ms")
-}
+_EVENT_ID, _VISITOR_ID, _EXPERIMENT_ID, _KIND, _MEASUREMENT = map(
+    EVENT_COLUMNS.index, ("event_id", "visitor_id", "experiment_id", "kind", "measurement")
+)
+# An impression's exposure row, bar its measurement flag, is a selection of its event values.
+_exposure_of = itemgetter(
+    *(EVENT_COLUMNS.index("ts_ms" if c == "first_ts_ms" else c) for c in EXPOSURE_COLUMNS[:-1])
+)
 
 
 def _record_exposures(connection: Connection, exposures: list[tuple[Any, ...]]) -> None:
@@ -194,9 +197,17 @@ def _tuples(
 ) -> list[tuple[Any, ...]]:
     """The rows' values in column order, with the JSON columns encoded."""
     json_indices = [index for index, column in enumerate(columns) if column in json_columns]
+    pick = itemgetter(*columns)
     tuples = []
     for row in rows:
-        values = [row.get(column) for column in columns]
+        try:
+            picked = pick(row)
+        except KeyError:
+            picked = tuple(row.get(column) for column in columns)
+        if all(picked[index] is None for index in json_indices):
+            tuples.append(picked)
+            continue
+        values = list(picked)
         for index in json_indices:
             if values[index] is not None:
                 values[index] = encode(values[index])
@@ -213,9 +224,9 @@ class _JsonCache:
     def __call__(self, value: Any) -> str:
         # Types are part of the key: True == 1 == 1.0 must not share an encoding.
         if isinstance(value, dict):
-            key: Any = (dict, tuple((k, type(v), v) for k, v in value.items()))
+            key: Any = (dict, tuple(value.items()), tuple(map(type, value.values())))
         else:
-            key = (type(value), tuple((type(v), v) for v in value))
+            key = (type(value), tuple(value), tuple(map(type, value)))
         try:
             encoded = self._encoded.get(key)
         except TypeError:  # an unhashable value inside
