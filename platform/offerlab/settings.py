@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         "visitors whose events arrived since the last refresh, so results requests rarely do it "
         "(they still refresh what is left, so results stay exact); 0 leaves it to the requests.",
     )
+    sqlite_cache_mib: int = Field(
+        default=32,
+        ge=1,
+        description="SQLite page cache per connection, in MiB (SQLite's own default is 2): the "
+        "index pages that inserts touch stay in memory; ingest ran 10-15% faster at 32 than at "
+        "2 or 16. Pages are cached as they are read, up to this much per pooled connection.",
+    )
     snapshot_max_age_seconds: int = Field(
         default=5, description="Cache-Control max-age of snapshots."
     )

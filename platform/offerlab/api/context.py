@@ -37,7 +37,9 @@ class Services:
         self.settings = settings
         self.clock = clock
         self.metrics = metrics
-        self.engine: Engine = make_engine(settings.database_url)
+        self.engine: Engine = make_engine(
+            settings.database_url, sqlite_cache_mib=settings.sqlite_cache_mib
+        )
         self.sessions: sessionmaker[Session] = make_sessionmaker(self.engine)
         self.snapshots = SnapshotCache(self._build_snapshot, ttl_seconds=1.0)
         self._key_roles: dict[str, tuple[tuple[str, int] | None, float]] = {}

@@ -26,24 +26,29 @@ except ImportError:  # not on Windows; the lock is then skipped
     fcntl = None  # type: ignore[assignment]
 
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
+def make_engine(database_url: str, *, sqlite_cache_mib: int = 32, **kwargs: Any) -> Engine:
     """Create an engine for `database_url` with the per-dialect settings the service relies on."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        event.listen(engine, "connect", _configure_sqlite)
+
+        def configure(dbapi_connection: Any, _record: Any) -> None:
+            _configure_sqlite(dbapi_connection, sqlite_cache_mib)
+
+        event.listen(engine, "connect", configure)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, cache_mib: int) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")  # negative: KiB, not pages
     cursor.close()
 
 
