@@ -70,7 +70,7 @@ def test_concurrent_impressions_are_committed_together(applied, sessions):  # ty
             if not self.batches:
                 # Hold the first transaction until every other request has queued behind it.
                 deadline = time.monotonic() + 30
-                while len(batch) + self._queue.qsize() < 20 and time.monotonic() < deadline:
+                while len(batch) + self.pending_rows() < 20 and time.monotonic() < deadline:
                     time.sleep(0.01)
             self.batches.append(len(batch))
             super()._store(batch)
@@ -117,3 +117,89 @@ def test_the_writer_thread_ends_when_idle_and_starts_again(applied, sessions):  
     writer.write(impression(experiment_id, "second"))
 
     assert stored_visitors(sessions) == {"first", "second"}
+
+
+class _BatchCounting:
+    """Wraps a writer's _store to record the size of every transaction."""
+
+    def __init__(self, writer) -> None:  # type: ignore[no-untyped-def]
+        self.sizes: list[int] = []
+        store = writer._store
+
+        def counted(batch):  # type: ignore[no-untyped-def]
+            self.sizes.append(len(batch))
+            store(batch)
+
+        writer._store = counted
+
+
+def test_the_writer_waits_for_announced_requests_to_share_a_transaction(applied, sessions):  # type: ignore[no-untyped-def]
+    from offerlab.services.impressions import ImpressionWriter
+
+    experiment_id = checkout_id(sessions)
+    writer = ImpressionWriter(sessions, gather_seconds=10)
+    counting = _BatchCounting(writer)
+    slow_may_write = threading.Event()
+    finished: dict[str, float] = {}
+
+    def slow() -> None:
+        with writer.announced():
+            slow_may_write.wait(10)
+            writer.write(impression(experiment_id, "slow"))
+        finished["slow"] = time.monotonic()
+
+    def quick() -> None:
+        with writer.announced():
+            writer.write(impression(experiment_id, "quick"))
+        finished["quick"] = time.monotonic()
+
+    threads = [threading.Thread(target=slow), threading.Thread(target=quick)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    assert finished == {}  # the quick row waits for the announced slow one
+    released = time.monotonic()
+    slow_may_write.set()
+    for thread in threads:
+        thread.join(10)
+
+    assert counting.sizes == [2]
+    assert finished["quick"] >= released
+    assert stored_visitors(sessions) == {"slow", "quick"}
+
+
+def test_an_announced_request_that_writes_nothing_is_not_waited_for(applied, sessions):  # type: ignore[no-untyped-def]
+    from offerlab.services.impressions import ImpressionWriter
+
+    experiment_id = checkout_id(sessions)
+    writer = ImpressionWriter(sessions, gather_seconds=10)
+    entered = threading.Event()
+
+    def writes_nothing() -> None:
+        with writer.announced():
+            entered.set()
+            time.sleep(0.3)  # e.g. a visitor outside the experiment's traffic
+
+    thread = threading.Thread(target=writes_nothing)
+    thread.start()
+    entered.wait(10)
+    started = time.monotonic()
+    writer.write(impression(experiment_id, "shown"))
+    waited = time.monotonic() - started
+    thread.join(10)
+
+    assert 0.1 < waited < 5  # released when the other request left, not after gather_seconds
+    assert stored_visitors(sessions) == {"shown"}
+
+
+def test_a_lone_write_is_committed_without_waiting(applied, sessions):  # type: ignore[no-untyped-def]
+    from offerlab.services.impressions import ImpressionWriter
+
+    experiment_id = checkout_id(sessions)
+    writer = ImpressionWriter(sessions, gather_seconds=10)
+    started = time.monotonic()
+    with writer.announced():
+        writer.write(impression(experiment_id, "alone"))
+
+    assert time.monotonic() - started < 5
+    assert stored_visitors(sessions) == {"alone"}

@@ -71,6 +71,12 @@ class HttpAssignment:
         self, snapshot: Snapshot, request: AssignmentRequest, *, now: datetime
     ) -> Assignment:
         """The visitor's variant for this request (see the module doc for stickiness)."""
+        if not request.track_impression:
+            return self._assign(snapshot, request, now)
+        with self._impressions.announced():
+            return self._assign(snapshot, request, now)
+
+    def _assign(self, snapshot: Snapshot, request: AssignmentRequest, now: datetime) -> Assignment:
         config = snapshot.parsed.experiment_by_key.get(request.experiment)
         experiment_id = None if config is None else self._ids.find(self._sessions, snapshot, config)
         if config is None or experiment_id is None:
