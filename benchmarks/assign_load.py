@@ -2,16 +2,17 @@
 same gunicorn settings, measured by wrk in the same run.
 
     python benchmarks/assign_load.py [--workers 2] [--threads 4] [--duration 10] [--connections 16]
-        [--rounds 3] [--no-track-impression] [--log-level WARNING]
+        [--rounds 3] [--warmup 3] [--no-track-impression] [--log-level WARNING]
 
 Both servers run as `gunicorn` gthread workers on 127.0.0.1. offerlab runs as `offerlab serve`
 (production mode) on a SQLite database holding the shipped example experiments; wrk posts a JSON
 assign request with an sdk key for a new visitor id on every request (each one a first assignment
 that records the impression; `--no-track-impression` leaves that to the SDK's event batches).
-The bare endpoint parses the same JSON body and answers a JSON object of the same shape. The
-two servers take turns (`--rounds` wrk runs each, alternating) so a change in the machine's load
-falls on both. The script prints requests/s and p50/p99 latency of both, the ratio, and the CPU
-time the server processes spent per request (a figure that other load on the machine moves less).
+The bare endpoint parses the same JSON body and answers a JSON object of the same shape. The two
+servers take turns (`--rounds` wrk runs each, alternating) so a change in the machine's load falls
+on both, after `--warmup` seconds of unmeasured load on each. The script prints requests/s and
+p50/p99 latency of both, the ratio, and the CPU time the server processes spent per request (a
+figure that other load on the machine moves less).
 """
 
 from __future__ import annotations
@@ -306,10 +307,15 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[Measured, Measured
     assign_headers = {**json_headers, "Authorization": f"Bearer {secret}"}
     assign_url = f"http://127.0.0.1:{offerlab.port}/api/v1/assign"
     bare_measured, assign_measured = Measured([], 0.0), Measured([], 0.0)
+    bare_url = f"http://127.0.0.1:{bare_port}/assign"
     try:
+        # Not measured: both servers answer a while first, so neither round 1 pays for worker
+        # start-up (imports, first connections, caches) still running in the background.
+        warm_up = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+        run_wrk(bare_url, script, warm_up, json_headers)
+        run_wrk(assign_url, script, warm_up, assign_headers)
         # Alternating rounds, so a change in the machine's load hits both servers alike.
         for _round in range(args.rounds):
-            bare_url = f"http://127.0.0.1:{bare_port}/assign"
             run_round(bare, bare_url, script, args, json_headers, bare_measured)
             run_round(offerlab, assign_url, script, args, assign_headers, assign_measured)
     finally:
@@ -328,6 +334,9 @@ def main() -> None:
         "--rounds", type=int, default=3, help="alternating wrk runs per server (bare first)"
     )
     parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="seconds of unmeasured wrk load on each server first"
+    )
     parser.add_argument(
         "--no-track-impression",
         dest="track_impression",
