@@ -42,7 +42,12 @@ class AssignRequest(BaseModel):
         description="Variant keys that must not be served to this request (e.g. the accessory "
         "is already in the cart); the pick is made among the others.",
     )
-    track_impression: bool = True
+    track_impression: bool = Field(
+        default=True,
+        description="Record this answer's impression (committed before the answer). Send false "
+        "and report the impression as an event when the offer is shown, at high volume or when "
+        "the offer may not be shown.",
+    )
 
 
 @bp.get("/snapshot")
