@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from offerlab.errors import OfferlabError
-from offerlab.storage.db import write_scope
+from offerlab.storage.db import write_connection
 from offerlab.storage.events import encode_events, store_encoded
 
 log = logging.getLogger(__name__)
@@ -165,5 +165,5 @@ class ImpressionWriter:
 
     def _store(self, batch: list[_Pending]) -> None:
         encoded = encode_events([pending.row for pending in batch])
-        with write_scope(self._sessions) as session:
-            store_encoded(session, encoded)
+        with write_connection(self._sessions.kw["bind"]) as connection:
+            store_encoded(connection, encoded)

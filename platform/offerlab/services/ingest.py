@@ -161,7 +161,7 @@ def prepare_batch(
 
 def store_batch(session: Session, prepared: PreparedBatch) -> IngestResult:
     """Store a prepared batch; replayed event ids count as duplicates."""
-    inserted = store_encoded(session, prepared.rows)
+    inserted = store_encoded(session.connection(), prepared.rows)
     return IngestResult(len(inserted), prepared.valid - len(inserted), prepared.rejected)
 
 

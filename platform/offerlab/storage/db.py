@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,6 +69,14 @@ def write_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
     other process's writers (see the module doc)."""
     with _writer_lock(sessions.kw["bind"]).held(), session_scope(sessions) as session:
         yield session
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """`write_scope` for Core statements alone: a connection in a transaction, without a Session
+    (whose set-up costs more than a small insert; the impression writer commits many)."""
+    with _writer_lock(engine).held(), engine.begin() as connection:
+        yield connection
 
 
 class WriterLock:

@@ -67,12 +67,12 @@ def encode_events(rows: Sequence[Mapping[str, Any]]) -> EncodedEvents:
     return EncodedEvents([values[_EVENT_ID] for values in events], events, exposures, marks)
 
 
-def store_encoded(session: Session, encoded: EncodedEvents) -> set[str]:
-    """Insert the events, their first exposures and rollup marks in batched statements; returns
-    the event ids actually inserted (replays are absorbed by the unique key)."""
+def store_encoded(connection: Connection, encoded: EncodedEvents) -> set[str]:
+    """Insert the events, their first exposures and rollup marks in batched statements, in the
+    connection's transaction; returns the event ids actually inserted (replays are absorbed by
+    the unique key)."""
     if not encoded.events:
         return set()
-    connection = session.connection()
     inserted: set[str] = set()
     for returned in _insert_values(
         connection,
@@ -94,11 +94,6 @@ def store_encoded(session: Session, encoded: EncodedEvents) -> set[str]:
         [row[:-1] for row in encoded.exposures if everything or row[-1] in inserted],
     )
     return inserted
-
-
-def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> set[str]:
-    """Insert complete event rows with their exposures and marks; returns the ids inserted."""
-    return store_encoded(session, encode_events(rows))
 
 
 _FIRST_TS = EXPOSURE_COLUMNS.index("first_ts_ms")
