@@ -4,7 +4,8 @@ SQLite has one writer at a time per file, and a connection that finds the file l
 with growing sleeps (1, 2, 5, 10 ... 100 ms) until it may write. Under load that idles the
 writers of other gunicorn workers well after the lock is free, so the busy write paths (event
 batches, impressions, the rollup refresh) first queue on an OS file lock beside the database
-(`write_scope`), which wakes the next writer the moment the current one commits.
+(`write_scope`, `write_connection`), which wakes the next writer the moment the current one
+commits.
 """
 
 from __future__ import annotations
