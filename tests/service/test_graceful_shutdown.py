@@ -49,6 +49,11 @@ class Stream(threading.Thread):
         self.url, self.sigterm_at = url, sigterm_at
         self.headers = {**headers, "Content-Type": "application/json"}
         self.outcome = Outcome()
+        # Set from the moment a request is fully sent until its answer (or error) is back.
+        self.waiting_since: float | None = None
+        # No keep-alive: every batch goes over a fresh connection, as a storefront's would after
+        # an idle spell, so the shutdown meets connections in every state.
+        self.client = httpx.Client(timeout=20, limits=httpx.Limits(max_keepalive_connections=0))
         # One batch encoded up front and renamed per send with a bytes replace: the clients'
         # threads share one interpreter, and encoding while the SIGTERM lands would leave no
         # request in the server.
@@ -58,23 +63,33 @@ class Stream(threading.Thread):
         self.template_body = json.dumps({"events": template}).encode()
 
     def run(self) -> None:
-        for sequence in range(BATCHES_PER_CLIENT):
-            prefix = self.template_prefix[:-5] + f"{sequence:05d}"
-            body = self.template_body.replace(self.template_prefix.encode(), prefix.encode())
-            ids = {i.replace(self.template_prefix, prefix) for i in self.template_ids}
-            if not self.send(ids, body):
-                return
+        with self.client:
+            for sequence in range(BATCHES_PER_CLIENT):
+                prefix = self.template_prefix[:-5] + f"{sequence:05d}"
+                body = self.template_body.replace(self.template_prefix.encode(), prefix.encode())
+                ids = {i.replace(self.template_prefix, prefix) for i in self.template_ids}
+                if not self.send(ids, body):
+                    return
 
     def send(self, ids: set[str], body: bytes) -> bool:
         sent_at = time.monotonic()
+
+        def trace(event: str, _info: dict) -> None:
+            if event == "http11.send_request_body.complete":
+                self.waiting_since = time.monotonic()
+
         try:
-            response = httpx.post(self.url, content=body, headers=self.headers, timeout=20)
+            response = self.client.post(
+                self.url, content=body, headers=self.headers, extensions={"trace": trace}
+            )
         except httpx.ConnectError:
             self.outcome.refused += 1
             return False
         except httpx.TransportError:
             self.outcome.broken.append(ids)
             return False
+        finally:
+            self.waiting_since = None
         if response.status_code != 200:
             self.outcome.other_statuses.append(response.status_code)
             return False
@@ -91,6 +106,19 @@ def database_handles(service: ServiceProcess, pid: int, database_url: str) -> bo
     if url.get_backend_name() == "sqlite":
         return any(path.startswith(str(url.database)) for path in open_files(pid))
     return url.port in tcp_peers(pid)
+
+
+def wait_for_requests_in_the_server(streams: list[Stream]) -> None:
+    """Return when at least two clients sent a whole batch 20 ms ago or more and still wait for
+    its answer, so the SIGTERM lands while the server handles them (a batch takes it longer)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        waiting = [s.waiting_since for s in streams if s.waiting_since is not None]
+        if sum(now - since >= 0.02 for since in waiting) >= 2:
+            return
+        time.sleep(0.001)
+    raise AssertionError("no two requests were in the server at once")
 
 
 @pytest.fixture
@@ -120,6 +148,7 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_loses_nothing(databa
     )
     assert all(database_handles(service, w, database_url) for w in workers)
 
+    wait_for_requests_in_the_server(streams)
     sigterm_at.append(time.monotonic())
     service.terminate()
     exit_code = service.process.wait(timeout=GRACEFUL_TIMEOUT_SECONDS + 5)
@@ -131,7 +160,10 @@ def test_sigterm_under_load_finishes_in_flight_requests_and_loses_nothing(databa
     assert exit_code == 0, service.log()[-3000:]
     assert stopped_after < GRACEFUL_TIMEOUT_SECONDS
     assert all(not o.other_statuses for o in outcomes), [o.other_statuses for o in outcomes]
-    assert sum(o.answered_after_sigterm for o in outcomes) > 0, "requests were in flight"
+    seen = [(o.answered_after_sigterm, o.refused, len(o.broken)) for o in outcomes]
+    assert sum(o.answered_after_sigterm for o in outcomes) > 0, (
+        f"requests in flight at the SIGTERM were answered; (answered, refused, broken): {seen}"
+    )
     assert all(o.refused + len(o.broken) == 1 for o in outcomes), "every client was turned away"
 
     stored = stored_event_counts(database_url)
