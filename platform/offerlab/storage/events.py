@@ -48,7 +48,6 @@ class EncodedEvents:
     (`encode_events`), so a SQLite writer holds the database's one write lock only for the
     statements (`store_encoded`)."""
 
-    event_ids: list[str]
     events: list[tuple[Any, ...]]
     exposures: list[tuple[Any, ...]]  # EXPOSURE_COLUMNS, then the event id
     marks: list[tuple[Any, str, str]]  # experiment id, visitor id, event id
@@ -64,7 +63,7 @@ def encode_events(rows: Sequence[Mapping[str, Any]]) -> EncodedEvents:
         marks.append((values[_EXPERIMENT_ID], visitor_id, event_id))
         if values[_KIND] == "impression":
             exposures.append((*_exposure_of(values), bool(values[_MEASUREMENT]), event_id))
-    return EncodedEvents([values[_EVENT_ID] for values in events], events, exposures, marks)
+    return EncodedEvents(events, exposures, marks)
 
 
 def store_encoded(connection: Connection, encoded: EncodedEvents) -> set[str]:
@@ -82,7 +81,7 @@ def store_encoded(connection: Connection, encoded: EncodedEvents) -> set[str]:
         " ON CONFLICT DO NOTHING RETURNING event_id",
     ):
         inserted.update(value for (value,) in returned)
-    everything = len(inserted) == len(encoded.event_ids)
+    everything = len(inserted) == len(encoded.events)
     marks = {
         (experiment_id, visitor_id)
         for experiment_id, visitor_id, event_id in encoded.marks

@@ -111,10 +111,10 @@ def events() -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise InvalidRequest('the body must be an object with an "events" list')
     batch = body["events"]
-    limit = services().settings.max_batch_events
+    ctx = services()
+    limit = ctx.settings.max_batch_events
     if len(batch) > limit:
         raise PayloadTooLarge(f"a batch holds at most {limit} events; this one has {len(batch)}")
-    ctx = services()
     result = ingest_events(ctx.sessions, batch, now=ctx.clock(), key_id=g.key_id)
     ctx.note_database_write()
     ctx.metrics.events.labels("accepted").inc(result.accepted)
